@@ -1,0 +1,1 @@
+"""Compatibility: the public API modules score.py files import."""

@@ -1,0 +1,6 @@
+"""python -m scoreserver."""
+
+from scoreserver.cli import main
+
+if __name__ == "__main__":
+    main(prog="scoreserver")

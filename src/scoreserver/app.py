@@ -1,0 +1,39 @@
+"""create_app: the ASGI application for one loaded entry script."""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+
+from scoreserver._version import __version__
+from scoreserver.entry_script import EntryScript
+from scoreserver.inputs import argument_builder
+from scoreserver.openapi import SwaggerDocuments
+from scoreserver.routes import ScoreHandlers, build_router
+from scoreserver.scoring import Scorer
+from scoreserver.settings import Settings
+from scoreserver.types import ASGIApp
+
+__all__ = ["create_app", "server_version_header"]
+
+
+def server_version_header() -> str:
+    """The value of x-ms-server-version: the reference's product name and our version."""
+    return f"azmlinfsrv/{__version__}"
+
+
+def create_app(settings: Settings, script: EntryScript, swagger: SwaggerDocuments) -> ASGIApp:
+    """The whole application: routes, request ids, CORS when configured."""
+    handlers = ScoreHandlers(
+        script=script,
+        arguments=argument_builder(script),
+        scorer=Scorer(script, settings.scoring_timeout_ms),
+        swagger=swagger,
+    )
+    version = (
+        server_version_header().encode() if settings.server_version_log_response_enabled else None
+    )
+    app: ASGIApp = build_router(handlers, version)
+    origins = settings.cors_origin_list
+    if origins:
+        app = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST"])
+    return app

@@ -1,0 +1,188 @@
+"""The command line: flags → Settings, the banner, then the supervisor. The only place that exits."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from scoreserver._version import __version__
+from scoreserver.banner import render_banner
+from scoreserver.errors import ConfigurationError, ScoreServerError
+from scoreserver.logs import configure_logging, find_logging_config
+from scoreserver.server import Supervisor
+from scoreserver.settings import Settings, load_settings
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+USAGE_EXIT = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 as the reference's does."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {message}\n")
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port value: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"Specified port '{value}' is invalid. Please specify a port within the [1, 65535] range."
+        )
+    return port
+
+
+def _worker_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid worker count value: {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"Specified worker count '{value}' is invalid. "
+            "Please specify a worker count greater than zero."
+        )
+    return count
+
+
+def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
+    """The flags of azmlinfsrv, plus scoreserver's own additions."""
+    parser = _Parser(prog=prog, description=f"Azure ML Inferencing HTTP server v{__version__}")
+    parser.add_argument(
+        "--entry_script", help="The relative or absolute path to the scoring script."
+    )
+    parser.add_argument(
+        "--model_dir",
+        help="The relative or absolute path to the model directory; the script sees it as "
+        "AZUREML_MODEL_DIR.",
+    )
+    parser.add_argument(
+        "--port", type=_port, help="The serving port of the server. Default is 5001."
+    )
+    parser.add_argument(
+        "--health_port", type=_port, help="The health port of the server. Default is 5000."
+    )
+    parser.add_argument(
+        "--worker_count",
+        type=_worker_count,
+        help="The number of worker processes, each with its own init(). Default is 1.",
+    )
+    parser.add_argument(
+        "--appinsights_instrumentation_key",
+        help="The Application Insights instrumentation key to send telemetry to.",
+    )
+    parser.add_argument(
+        "--access_control_allow_origins",
+        help="Comma-separated origins allowed by CORS, e.g. 'https://a.com, https://b.com'.",
+    )
+    parser.add_argument(
+        "--config_file", help="The relative or absolute path to the JSON configuration file."
+    )
+    parser.add_argument("--host", help="The address to listen on. Default is 0.0.0.0.")
+    parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Parsed flags under the names of the Settings fields."""
+    flags: dict[str, Any] = {
+        "entry_script": args.entry_script,
+        "config_file": args.config_file,
+        "model_dir": args.model_dir,
+        "port": args.port,
+        "health_port": args.health_port,
+        "worker_count": args.worker_count,
+        "cors_origins": args.access_control_allow_origins,
+        "host": args.host,
+    }
+    if args.appinsights_instrumentation_key is not None:
+        flags["appinsights_key"] = args.appinsights_instrumentation_key
+        flags["appinsights_enabled"] = True
+    return flags
+
+
+def _checked_appinsights(settings: Settings, out: list[str]) -> Settings:
+    """An App Insights key that is not a UUID disables telemetry, with the reference's words."""
+    if not settings.appinsights_enabled:
+        return settings
+    try:
+        uuid.UUID(settings.appinsights_key or "")
+    except ValueError:
+        out.append("Invalid Application Insights instrumentation key provided.")
+        out.append("Application Insights has been disabled.")
+        return settings.model_copy(update={"appinsights_enabled": False})
+    out.append("Valid Application Insights instrumentation key provided.")
+    return settings
+
+
+def export_script_environment(settings: Settings) -> None:
+    """Set the variables scripts read, once, before any worker starts."""
+    values = {
+        "AZUREML_ENTRY_SCRIPT": str(settings.entry_script) if settings.entry_script else None,
+        "AZUREML_MODEL_DIR": settings.model_dir,
+        "AML_APP_ROOT": str(settings.app_root),
+        "AML_APP_INSIGHTS_ENABLED": "true" if settings.appinsights_enabled else "false",
+        "AML_APP_INSIGHTS_KEY": settings.appinsights_key,
+    }
+    os.environ.update({k: v for k, v in values.items() if v is not None})
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
+    """Start the server as the azmlinfsrv/scoreserver command does."""
+    parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
+    args = parser.parse_args(argv)
+    app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()
+    entry = os.path.abspath(args.entry_script) if args.entry_script else None
+    from pathlib import Path
+
+    logging_config = find_logging_config(Path(app_root), Path(entry) if entry else None)
+    configure_logging(os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), logging_config)
+    if not args.entry_script and not args.config_file:
+        logger.error(
+            "Either provide an entry_script using --entry_script or provide a path to the "
+            "configuration file using --config_file"
+        )
+        sys.exit(USAGE_EXIT)
+    try:
+        settings, warnings = load_settings(_flags(args))
+    except ConfigurationError as exc:
+        logger.error("%s", exc.message)
+        sys.exit(exc.exit_code)
+    if warnings:
+        logger.warning(
+            "Found extra keys in the config file that are not supported by the server.\n"
+            "Extra keys = %s",
+            warnings,
+        )
+    if settings.entry_script is None:
+        logger.error(
+            "Either provide an entry_script using --entry_script or provide a path to the "
+            "configuration file using --config_file"
+        )
+        sys.exit(USAGE_EXIT)
+    notes: list[str] = []
+    if not settings.model_dir:
+        notes.append("The environment variable 'AZUREML_MODEL_DIR' has not been set.")
+        notes.append("Use the --model_dir command line argument to set it.")
+    settings = _checked_appinsights(settings, notes)
+    export_script_environment(settings)
+    sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
+    sys.stdout.flush()
+    try:
+        code = Supervisor(settings).run()
+    except ScoreServerError as exc:
+        logger.error("%s", exc.message)
+        sys.exit(exc.exit_code)
+    sys.exit(code)

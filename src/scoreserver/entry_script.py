@@ -1,0 +1,174 @@
+"""Loading the user's score.py: import it, find init() and run(), learn how run() wants its input."""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+import inspect
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from scoreserver.aml_request import is_rawhttp
+from scoreserver.errors import EntryScriptError
+
+__all__ = ["EntryScript", "InputMode", "load_entry_script"]
+
+REQUEST_HEADERS_PARAM = "request_headers"
+
+
+class InputMode(enum.Enum):
+    """How run() receives the request."""
+
+    PLAIN = "plain"
+    SCHEMA = "schema"
+    RAW = "raw"
+
+
+@dataclass(frozen=True)
+class EntryScript:
+    """The loaded script: its init() and run(), and how run() is to be called."""
+
+    path: Path
+    module: ModuleType
+    init: Callable[[], Any] | None
+    run: Callable[..., Any]
+    mode: InputMode
+    parameters: tuple[inspect.Parameter, ...]
+    """run()'s parameters other than request_headers, in order."""
+    wants_headers: bool
+    is_async: bool
+
+    def call_init(self) -> None:
+        """Run the script's init(); a failure becomes an EntryScriptError carrying the traceback."""
+        if self.init is None:
+            return
+        try:
+            self.init()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise EntryScriptError(
+                f"The entry script's init() raised an exception, so the server cannot start.\n"
+                f"{traceback.format_exc()}"
+            ) from exc
+
+
+def import_script(path: Path) -> ModuleType:
+    """Import score.py from its path, under its own name unless that would shadow a module."""
+    if not path.is_file():
+        raise EntryScriptError(
+            f"The entry script {path} does not exist. Check the --entry_script path; "
+            f"relative paths are taken from the current directory."
+        )
+    name = path.stem if path.stem not in sys.modules else "entry_module"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise EntryScriptError(f"The entry script {path} cannot be imported as Python.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise EntryScriptError(
+            f"The entry script {path} failed to import, so the server cannot start.\n"
+            f"{traceback.format_exc()}"
+        ) from exc
+    return module
+
+
+def load_entry_script(path: Path) -> EntryScript:
+    """Import the script and check that its init() and run() can be served."""
+    module = import_script(path)
+    driver = getattr(module, "driver_module", None)
+    owner = driver if driver is not None and callable(getattr(driver, "run", None)) else module
+    run = getattr(owner, "run", None)
+    if not callable(run):
+        raise EntryScriptError(
+            f"The entry script {path} has no run() function. Define run(data) to score a request."
+        )
+    init = getattr(module, "init", None) or getattr(owner, "init", None)
+    if init is None:
+        raise EntryScriptError(
+            f"The entry script {path} has no init() function. Define init() to load the model."
+        )
+    if not callable(init):
+        raise EntryScriptError(f"The entry script's init in {path} is not a function.")
+    return describe_run(path, module, init, run)
+
+
+def _is_schema_decorated(run: Callable[..., Any]) -> bool:
+    """Whether inference-schema's @input_schema or @output_schema wraps run()."""
+    try:
+        from inference_schema.schema_util import is_schema_decorated
+    except ImportError:  # inference-schema is a dependency, but a broken install should not crash
+        return False
+    try:
+        return bool(is_schema_decorated(run))
+    except Exception:
+        return False
+
+
+def _has_input_schema(run: Callable[..., Any]) -> bool:
+    """Whether run() declares its inputs with @input_schema (output-only does not count)."""
+    if not _is_schema_decorated(run):
+        return False
+    from inference_schema.schema_util import get_input_schema
+
+    schema = get_input_schema(run)
+    return bool(schema.get("properties"))
+
+
+def describe_run(
+    path: Path, module: ModuleType, init: Callable[[], Any] | None, run: Callable[..., Any]
+) -> EntryScript:
+    """Work out how run() is called, refusing signatures the server cannot serve."""
+    try:
+        signature = inspect.signature(run)
+    except (TypeError, ValueError) as exc:
+        raise EntryScriptError(f"The run() function in {path} has no readable signature.") from exc
+    params = tuple(signature.parameters.values())
+    bad = [
+        p.name
+        for p in params
+        if p.kind
+        in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+            inspect.Parameter.POSITIONAL_ONLY,
+        )
+    ]
+    if bad:
+        raise EntryScriptError(
+            f"The run() function in {path} cannot take *args, **kwargs or positional-only "
+            f"parameters ({', '.join(bad)}). Name each input, as in run(data)."
+        )
+    inputs = tuple(p for p in params if p.name != REQUEST_HEADERS_PARAM)
+    if not inputs:
+        raise EntryScriptError(
+            f"The run() function in {path} must take at least one input parameter, as in run(data)."
+        )
+    raw = is_rawhttp(run)
+    schema = _has_input_schema(run)
+    if raw and schema:
+        raise EntryScriptError(
+            f"The run() function in {path} uses both @rawhttp and @input_schema; choose one."
+        )
+    mode = InputMode.RAW if raw else InputMode.SCHEMA if schema else InputMode.PLAIN
+    return EntryScript(
+        path=path,
+        module=module,
+        init=init,
+        run=run,
+        mode=mode,
+        parameters=inputs,
+        wants_headers=len(inputs) != len(params),
+        is_async=inspect.iscoroutinefunction(inspect.unwrap(run)),
+    )

@@ -1,0 +1,222 @@
+"""Turning an HTTP request into run()'s arguments: one strategy per input mode."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers
+
+from scoreserver.aml_request import AMLRequest
+from scoreserver.entry_script import EntryScript, InputMode
+from scoreserver.errors import BadRequestError, UnsupportedMediaTypeError
+from scoreserver.types import Scope
+
+__all__ = [
+    "ArgumentBuilder",
+    "IncomingRequest",
+    "InputStrategy",
+    "RunArguments",
+    "argument_builder",
+    "strategy_for",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """What the routes read off the wire before run() is called."""
+
+    scope: Scope
+    method: str
+    body: bytes
+    headers: Headers
+
+
+@dataclass(slots=True)
+class RunArguments:
+    """The positional and keyword arguments run() is called with."""
+
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class InputStrategy(Protocol):
+    """Builds run()'s arguments from a request."""
+
+    def __call__(self, request: IncomingRequest) -> RunArguments:
+        """Return the arguments, or raise a ClientError the client will see."""
+        ...
+
+
+def query_as_dict(query_string: bytes) -> dict[str, Any]:
+    """Query parameters as a dict: each value parsed as JSON when it can be, repeated keys a list."""
+    grouped: dict[str, list[Any]] = {}
+    for key, raw in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        grouped.setdefault(key, []).append(_json_or_text(raw))
+    return {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def decode_text(body: bytes) -> str:
+    """The body as UTF-8 text; anything else is the client's mistake."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"Input cannot be decoded as UTF-8: {exc}") from exc
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """application/json, or any +json media type, ignoring parameters such as charset."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+@dataclass(frozen=True)
+class PlainInput:
+    """run(data): POST gets the body as text, GET gets the query as a JSON string."""
+
+    script: EntryScript
+
+    def __call__(self, request: IncomingRequest) -> RunArguments:
+        """The single data argument."""
+        if request.method == "GET":
+            data = json.dumps(query_as_dict(request.scope.get("query_string", b"")))
+        else:
+            data = decode_text(request.body)
+        return RunArguments(args=(data,))
+
+
+@dataclass(frozen=True)
+class SchemaInput:
+    """@input_schema run(a, b=...): each parameter taken by name from a JSON object or the query."""
+
+    script: EntryScript
+
+    def __call__(self, request: IncomingRequest) -> RunArguments:
+        """Keyword arguments by parameter name; defaults left to run()."""
+        if request.method == "GET":
+            values = query_as_dict(request.scope.get("query_string", b""))
+        else:
+            values = self._json_object(request)
+        kwargs: dict[str, Any] = {}
+        for param in self.script.parameters:
+            if param.name in values:
+                kwargs[param.name] = values[param.name]
+            elif param.default is param.empty:
+                raise BadRequestError(f"A value is not provided for the {param.name!r} parameter.")
+        return RunArguments(kwargs=kwargs)
+
+    @staticmethod
+    def _json_object(request: IncomingRequest) -> dict[str, Any]:
+        if not is_json_content_type(request.headers.get("content-type")):
+            raise UnsupportedMediaTypeError("Expects Content-Type to be application/json")
+        text = decode_text(request.body)
+        if not text.strip():
+            raise BadRequestError("POST body is empty. Expecting a JSON dictionary.")
+        try:
+            values = json.loads(text)
+        except ValueError as exc:
+            raise BadRequestError(f"POST body could not be decoded as JSON: {exc}") from exc
+        if not isinstance(values, dict):
+            raise BadRequestError("POST body should be a JSON dictionary.")
+        return values
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """@rawhttp run(request): a Flask-compatible request object."""
+
+    script: EntryScript
+
+    def __call__(self, request: IncomingRequest) -> RunArguments:
+        """The request as an AMLRequest built from a WSGI environ."""
+        return RunArguments(args=(AMLRequest(wsgi_environ(request)),))
+
+
+def wsgi_environ(request: IncomingRequest) -> dict[str, Any]:
+    """A WSGI environ for werkzeug, built from the ASGI scope and the body already read."""
+    scope = request.scope
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_PORT": str(client[1]),
+        "CONTENT_LENGTH": str(len(request.body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(request.body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if name == "CONTENT_LENGTH":
+            continue
+        key = f"HTTP_{name}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+_STRATEGIES: dict[InputMode, type[PlainInput] | type[SchemaInput] | type[RawInput]] = {
+    InputMode.PLAIN: PlainInput,
+    InputMode.SCHEMA: SchemaInput,
+    InputMode.RAW: RawInput,
+}
+
+
+def strategy_for(script: EntryScript) -> InputStrategy:
+    """The input strategy for the script's run()."""
+    return _STRATEGIES[script.mode](script)
+
+
+def headers_as_dict(headers: Headers) -> dict[str, str]:
+    """The request headers with Title-Case names, as Flask scripts receive them."""
+    merged: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.title()
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return merged
+
+
+@dataclass(frozen=True)
+class ArgumentBuilder:
+    """The script's input strategy, plus request_headers when run() asks for them."""
+
+    strategy: InputStrategy
+    wants_headers: bool
+
+    def __call__(self, request: IncomingRequest) -> RunArguments:
+        """run()'s arguments for this request."""
+        arguments = self.strategy(request)
+        if self.wants_headers:
+            arguments.kwargs["request_headers"] = headers_as_dict(request.headers)
+        return arguments
+
+
+def argument_builder(script: EntryScript) -> ArgumentBuilder:
+    """The argument builder for the script's run()."""
+    return ArgumentBuilder(strategy_for(script), script.wants_headers)

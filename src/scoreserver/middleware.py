@@ -1,0 +1,124 @@
+"""What every served route shares: the method gate, request ids, server version, errors, access log.
+
+The reference adds its id and version headers only on requests that reached one of its routes;
+requests for unknown paths or methods get a bare JSON error. Wrapping each route, rather than the
+whole application, reproduces exactly that.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.responses import Response, StreamingResponse
+
+from scoreserver.errors import HeaderTooLargeError, MethodNotAllowedError, NotFoundError
+from scoreserver.inputs import IncomingRequest
+from scoreserver.outputs import error_response
+from scoreserver.request_ids import RequestIds
+from scoreserver.types import Receive, Scope, Send
+
+__all__ = ["RUN_FAILED_FALSE", "Endpoint", "Handler", "not_found", "read_body"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+Handler = Callable[[IncomingRequest], Awaitable[Response]]
+
+RUN_FAILED_HEADER = "x-ms-run-function-failed"
+RUN_FAILED_FALSE = {RUN_FAILED_HEADER: "False"}
+NOT_FOUND_MESSAGE = (
+    "The requested URL was not found on the server. If you entered the URL manually please "
+    "check your spelling and try again."
+)
+ROUTING_METHOD_MESSAGE = "The method is not allowed for the requested URL."
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Unknown paths: a bare JSON 404, as the reference's router answers."""
+    if scope["type"] != "http":
+        return
+    response = error_response(NotFoundError.status_code, NOT_FOUND_MESSAGE, RUN_FAILED_FALSE)
+    await response(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route as an ASGI app: gate the method, attach ids and version, log the access."""
+
+    handler: Handler
+    methods: frozenset[str]
+    server_version: bytes | None
+    auto_options: bool = True
+    """Answer OPTIONS by itself with an Allow header, as Flask does for routes without it."""
+    access_log: bool = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request on this route."""
+        method: str = scope["method"]
+        if method not in self.methods and not (method == "OPTIONS" and self.auto_options):
+            response = error_response(
+                MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE, RUN_FAILED_FALSE
+            )
+            await response(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = Headers(scope=scope)
+        try:
+            ids = RequestIds.from_headers(headers)
+        except HeaderTooLargeError as exc:
+            await self._too_large(exc)(scope, receive, send)
+            return
+        if method == "OPTIONS" and self.auto_options:
+            response = Response(b"", media_type="text/html", headers={"Allow": self._allow()})
+            self._add_headers(response, ids.response_headers())
+            await response(scope, receive, send)
+            return
+        body = await read_body(receive)
+        response = await self.handler(IncomingRequest(scope, method, body, headers))
+        self._add_headers(response, ids.response_headers())
+        await response(scope, receive, send)
+        if self.access_log:
+            self._log_access(scope, method, response, start)
+
+    def _allow(self) -> str:
+        return ", ".join(sorted(self.methods | {"OPTIONS"}, key=lambda m: _METHOD_ORDER.get(m, 9)))
+
+    def _too_large(self, exc: HeaderTooLargeError) -> Response:
+        response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+        extra = [] if exc.request_id is None else [(b"x-request-id", exc.request_id.encode())]
+        self._add_headers(response, extra)
+        return response
+
+    def _add_headers(self, response: Response, extra: Iterable[tuple[bytes, bytes]]) -> None:
+        if self.server_version is not None:
+            response.raw_headers.append((b"x-ms-server-version", self.server_version))
+        response.raw_headers.extend(extra)
+
+    @staticmethod
+    def _log_access(scope: Scope, method: str, response: Response, start: float) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        query = scope.get("query_string", b"")
+        path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        length = "N/A" if isinstance(response, StreamingResponse) else str(len(response.body))
+        elapsed = (time.perf_counter() - start) * 1000
+        logger.info("%s %s %d %.3fms %s", method, path, response.status_code, elapsed, length)
+
+
+_METHOD_ORDER = {"GET": 0, "POST": 1, "OPTIONS": 2, "HEAD": 3}

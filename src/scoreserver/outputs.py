@@ -1,0 +1,87 @@
+"""Turning run()'s result into an HTTP response: JSON, AMLResponse or werkzeug responses, streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool
+from starlette.responses import Response, StreamingResponse
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from scoreserver.errors import ResponseEncodingError
+
+__all__ = ["encode_json", "error_response", "to_response"]
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _encode_extra(obj: Any) -> Any:
+    """numpy and pandas values become plain JSON values; anything else cannot be encoded."""
+    module = type(obj).__module__.partition(".")[0]
+    if module == "numpy":
+        if hasattr(obj, "tolist"):
+            return obj.tolist()
+    elif module == "pandas":
+        if hasattr(obj, "to_dict") and hasattr(obj, "columns"):
+            return json.loads(obj.to_json(orient="records", date_format="iso"))
+        if hasattr(obj, "tolist"):
+            return json.loads(obj.to_json(orient="values", date_format="iso"))
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(default=_encode_extra)
+
+
+def encode_json(value: Any) -> bytes:
+    """json.dumps's exact byte format (", ", ": ", ASCII escapes); None becomes {}."""
+    if value is None:
+        return b"{}"
+    try:
+        return _encoder.encode(value).encode("ascii")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ResponseEncodingError() from exc
+
+
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The JSON {"message": ...} every error is answered with."""
+    return Response(
+        encode_json({"message": message}),
+        status_code=status_code,
+        headers=headers,
+        media_type=JSON_MEDIA_TYPE,
+    )
+
+
+def to_response(value: Any) -> Response:
+    """The response for what run() returned."""
+    if isinstance(value, WerkzeugResponse):
+        return _from_werkzeug(value)
+    return Response(encode_json(value), media_type=JSON_MEDIA_TYPE)
+
+
+def _from_werkzeug(response: WerkzeugResponse) -> Response:
+    """Pass a werkzeug/Flask/AMLResponse through, streaming it when its body is an iterator."""
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers.items()
+        if name.lower() != "content-length" or not response.is_streamed
+    ]
+    if response.is_streamed:
+        streamed = StreamingResponse(
+            iterate_in_threadpool(_chunks(response)), status_code=response.status_code
+        )
+        streamed.raw_headers = headers
+        return streamed
+    plain = Response(response.get_data(), status_code=response.status_code)
+    plain.raw_headers = headers
+    return plain
+
+
+def _chunks(response: WerkzeugResponse) -> Iterator[bytes]:
+    """The body as it is produced, one chunk each, text encoded as UTF-8."""
+    for chunk in response.response:
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)

@@ -1,0 +1,69 @@
+"""The request id headers: which the client sent, which the response carries, and their limits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+
+from scoreserver.errors import HeaderTooLargeError
+
+__all__ = ["MAX_ID_LENGTH", "RequestIds"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+MAX_ID_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RequestIds:
+    """The ids a response carries back, derived from what the client sent."""
+
+    request_id: str
+    ms_request_id: str
+    client_request_id: str | None
+    trace_id: str | None
+
+    @classmethod
+    def from_headers(cls, headers: Headers) -> RequestIds:
+        """Echo the client's ids or make a new one; too long an id is a 431."""
+        request_id = headers.get("x-request-id")
+        if request_id is not None and len(request_id) > MAX_ID_LENGTH:
+            raise HeaderTooLargeError(f"x-request-id must not exceed {MAX_ID_LENGTH} characters")
+        if request_id is None:
+            request_id = str(uuid.uuid4())
+        legacy_id = headers.get("x-ms-request-id") or None
+        client_id = headers.get("x-ms-client-request-id") or None
+        if legacy_id is not None:
+            logger.warning(
+                "x-ms-request-id header has been deprecated and will be removed from future "
+                "versions of the server. Please use x-ms-client-request-id."
+            )
+        if any(len(v) > MAX_ID_LENGTH for v in (legacy_id or "", client_id or "")):
+            raise HeaderTooLargeError(
+                f"x-ms-request-id and x-ms-client-request-id must not exceed "
+                f"{MAX_ID_LENGTH} characters",
+                request_id=request_id,
+            )
+        return cls(
+            request_id=request_id,
+            ms_request_id=legacy_id or client_id or request_id,
+            client_request_id=client_id or legacy_id,
+            trace_id=headers.get("traceid"),
+        )
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """The id headers in the reference's order."""
+        headers = [
+            (b"x-request-id", self.request_id.encode("latin-1", "replace")),
+            (b"x-ms-request-id", self.ms_request_id.encode("latin-1", "replace")),
+        ]
+        if self.client_request_id is not None:
+            headers.append(
+                (b"x-ms-client-request-id", self.client_request_id.encode("latin-1", "replace"))
+            )
+        if self.trace_id is not None:
+            headers.append((b"TraceId", self.trace_id.encode("latin-1", "replace")))
+        return headers

@@ -1,0 +1,271 @@
+"""The supervisor: binds the ports, starts the workers, replaces any that die, drains on SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkProcess
+from types import FrameType
+
+from scoreserver.entry_script import EntryScript
+from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
+from scoreserver.settings import Settings
+from scoreserver.worker import WorkerFailed, WorkerReady, run_worker
+
+__all__ = ["Supervisor", "bind_socket"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+LISTEN_BACKLOG = 2048
+RESTART_DELAY_S = 1.0
+# How long past the drain grace period a worker may take to exit before it is killed.
+KILL_MARGIN_S = 5.0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket, inheritable by the workers; a taken port is a clear error."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"Specified port '{port}' is already in use. Stop the process using it or "
+                f"choose another port with --port."
+            ) from exc
+        raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class _Worker:
+    """A running worker process and the pipe it reports readiness on."""
+
+    process: ForkProcess
+    status: Connection | None
+    ready: bool = False
+
+
+@dataclass
+class Supervisor:
+    """Keeps worker_count workers serving the bound sockets until told to stop."""
+
+    settings: Settings
+    preloaded: EntryScript | None = None
+    workers: list[_Worker] = field(default_factory=list)
+    _stopping: bool = False
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; return the process exit code."""
+        sockets = self._bind()
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        self._install_signals(wake_write)
+        try:
+            for _ in range(self.settings.worker_count):
+                self.workers.append(self._spawn(sockets, (wake_read, wake_write)))
+            failure = self._await_startup(wake_read)
+            if failure is not None:
+                return failure
+            self._supervise(sockets, (wake_read, wake_write))
+            return 0
+        finally:
+            self._stop_all()
+            for sock in sockets:
+                sock.close()
+            wake_read.close()
+            wake_write.close()
+
+    def _bind(self) -> list[socket.socket]:
+        sockets = [bind_socket(self.settings.host, self.settings.port)]
+        if (
+            self.settings.separate_health_endpoint
+            and self.settings.health_port != self.settings.port
+        ):
+            try:
+                sockets.append(bind_socket(self.settings.host, self.settings.health_port))
+            except StartupError:
+                sockets[0].close()
+                raise
+        return sockets
+
+    def _install_signals(self, wake_write: socket.socket) -> None:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self._stopping = True
+            # A full pipe means a wake-up is already pending.
+            with contextlib.suppress(OSError):
+                wake_write.send(b"\0")
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+
+    def _spawn(
+        self, sockets: list[socket.socket], wake: tuple[socket.socket, socket.socket]
+    ) -> _Worker:
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker_entry,
+            args=(self.settings, sockets, sender, self.preloaded, wake),
+            name="scoreserver-worker",
+        )
+        process.start()
+        sender.close()
+        return _Worker(process=process, status=receiver)
+
+    def _await_startup(self, wake_read: socket.socket) -> int | None:
+        """Wait until every worker is ready; a failed one stops the start with its exit code."""
+        while not all(w.ready for w in self.workers):
+            if self._stopping:
+                return 0
+            waitables: list[object] = [wake_read]
+            for worker in self.workers:
+                if not worker.ready and worker.status is not None:
+                    waitables.append(worker.status)
+                    waitables.append(worker.process.sentinel)
+            for ready in wait(waitables):  # type: ignore[arg-type]
+                if ready is wake_read:
+                    _drain(wake_read)
+                    continue
+                owner = self._owner(ready)
+                if owner is None:
+                    continue
+                outcome = self._read_status(owner)
+                if outcome is not None:
+                    return outcome
+        return None
+
+    def _owner(self, waitable: object) -> _Worker | None:
+        for worker in self.workers:
+            if waitable is worker.status or waitable == worker.process.sentinel:
+                return worker
+        return None
+
+    def _read_status(self, worker: _Worker) -> int | None:
+        """Take a worker's start-up report; return an exit code if the start has failed."""
+        message: WorkerReady | WorkerFailed | None = None
+        if worker.status is not None and worker.status.poll():
+            try:
+                message = worker.status.recv()
+            except EOFError:
+                message = None
+        if isinstance(message, WorkerReady):
+            worker.ready = True
+            self._close_status(worker)
+            return None
+        worker.process.join(timeout=5)
+        self._close_status(worker)
+        code = worker.process.exitcode
+        logger.error(
+            "Worker (pid:%s) exited with code %s before it was ready. Shutting down.",
+            worker.process.pid,
+            code,
+        )
+        return EntryScriptError.exit_code if isinstance(message, WorkerFailed) or code else 1
+
+    @staticmethod
+    def _close_status(worker: _Worker) -> None:
+        if worker.status is not None:
+            worker.status.close()
+            worker.status = None
+
+    def _supervise(
+        self, sockets: list[socket.socket], wake: tuple[socket.socket, socket.socket]
+    ) -> None:
+        """Replace workers that die until a stop signal arrives."""
+        wake_read = wake[0]
+        while not self._stopping:
+            waitables: list[object] = [wake_read]
+            waitables += [w.process.sentinel for w in self.workers]
+            waitables += [w.status for w in self.workers if w.status is not None]
+            for ready in wait(waitables):  # type: ignore[arg-type]
+                if ready is wake_read:
+                    _drain(wake_read)
+                    continue
+                worker = self._owner(ready)
+                if worker is None or self._stopping:
+                    continue
+                if worker.status is not None and ready is worker.status:
+                    self._take_late_report(worker)
+                    continue
+                if worker.process.is_alive():
+                    continue
+                self._replace(worker, sockets, wake)
+
+    def _take_late_report(self, worker: _Worker) -> None:
+        """A replacement worker reports in after start-up; a failure just waits for its exit."""
+        try:
+            message = worker.status.recv() if worker.status is not None else None
+        except EOFError:
+            message = None
+        if isinstance(message, WorkerReady):
+            worker.ready = True
+        self._close_status(worker)
+
+    def _replace(
+        self,
+        worker: _Worker,
+        sockets: list[socket.socket],
+        wake: tuple[socket.socket, socket.socket],
+    ) -> None:
+        worker.process.join(timeout=1)
+        self._close_status(worker)
+        logger.error(
+            "Worker (pid:%s) exited with code %s. Starting a new worker.",
+            worker.process.pid,
+            worker.process.exitcode,
+        )
+        if not worker.ready:
+            time.sleep(RESTART_DELAY_S)  # its init() failed: do not spin
+        self.workers[self.workers.index(worker)] = self._spawn(sockets, wake)
+
+    def _stop_all(self) -> None:
+        """Ask every worker to drain and exit; kill those that outlast the grace period."""
+        for worker in self.workers:
+            if worker.process.is_alive() and worker.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.grace_period_s + KILL_MARGIN_S
+        for worker in self.workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+            self._close_status(worker)
+        self.workers.clear()
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(64):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _worker_entry(
+    settings: Settings,
+    sockets: list[socket.socket],
+    status: Connection,
+    preloaded: EntryScript | None,
+    wake: tuple[socket.socket, socket.socket],
+) -> None:
+    """The first code a forked worker runs: shed the supervisor's signal handling, then serve."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sock in wake:
+        sock.close()
+    run_worker(settings, sockets, status, preloaded)

@@ -1,0 +1,208 @@
+"""The one typed configuration object, built once at start-up from flags, environment and config file.
+
+Precedence is command line > environment > config file > defaults. Environment variable names are
+the reference server's, and each appears once, as the alias of its field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from scoreserver.errors import ConfigurationError
+
+__all__ = ["Settings", "find_config_file", "load_settings", "read_config_file"]
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to know, frozen after start-up."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, populate_by_name=True, extra="ignore", case_sensitive=True
+    )
+
+    entry_script: Path | None = Field(None, alias="AZUREML_ENTRY_SCRIPT")
+    """The user's score.py, made absolute."""
+
+    model_dir: str | None = Field(None, alias="AZUREML_MODEL_DIR")
+    """Where the model files live; passed to the script as given."""
+
+    config_file: Path | None = Field(None, alias="AZUREML_CONFIG_FILE")
+    """The JSON config file that was read, if any."""
+
+    port: int = Field(5001, ge=1, le=65535, alias="SCORESERVER_PORT")
+    """The port /score is served on. SERVER_PORT is deliberately not read, as in the reference."""
+
+    health_port: int = Field(5000, ge=1, le=65535, alias="HEALTH_PORT")
+    """The port of the dedicated liveness endpoint, when SEPERATE_HEALTH_ENDPOINT is on."""
+
+    separate_health_endpoint: bool = Field(False, alias="SEPERATE_HEALTH_ENDPOINT")
+    """Serve the liveness probe on its own port too (the variable's spelling is the reference's)."""
+
+    host: str = Field("0.0.0.0", alias="SCORESERVER_HOST")
+    """The address to listen on."""
+
+    worker_count: int = Field(1, ge=1, alias="WORKER_COUNT")
+    """How many worker processes serve requests, each with its own init()."""
+
+    worker_timeout: int | None = Field(None, ge=1, alias="WORKER_TIMEOUT")
+    """Seconds in-flight requests get to finish on shutdown (unset: 30)."""
+
+    worker_preload: bool = Field(False, alias="WORKER_PRELOAD")
+    """Import the entry script once in the supervisor before starting workers."""
+
+    scoring_timeout_ms: int = Field(3_600_000, ge=1, alias="SCORING_TIMEOUT_MS")
+    """How long run() may take before the client gets a 500 timeout answer."""
+
+    app_root: Path = Field(default_factory=Path.cwd, alias="AML_APP_ROOT")
+    """The application's root folder: importable, and searched for config and swagger files."""
+
+    source_directory: Path | None = Field(None, alias="AZUREML_SOURCE_DIRECTORY")
+    """An extra importable folder, relative to app_root."""
+
+    service_name: str = Field("ML service", alias="SERVICE_NAME")
+    """The title of the generated API description."""
+
+    service_version: str = Field("1.0", alias="SERVICE_VERSION")
+    """The version of the generated API description."""
+
+    service_path_prefix: str = Field("", alias="SERVICE_PATH_PREFIX")
+    """A path prefix the generated API description puts before each route."""
+
+    workspace_name: str = Field("", alias="WORKSPACE_NAME")
+    """The Azure ML workspace, recorded in telemetry."""
+
+    log_level: str = Field("INFO", alias="AZUREML_LOG_LEVEL")
+    """The level of the server's own loggers."""
+
+    cors_origins: str | None = Field(None, alias="AML_CORS_ORIGINS")
+    """Comma-separated origins allowed by CORS; none means no CORS headers at all."""
+
+    debug_port: int | None = Field(None, ge=1, le=65535, alias="AZUREML_DEBUG_PORT")
+    """Start debugpy listening on this port."""
+
+    server_version_log_response_enabled: bool = Field(
+        True, alias="SERVER_VERSION_LOG_RESPONSE_ENABLED"
+    )
+    """Send the x-ms-server-version header."""
+
+    appinsights_enabled: bool = Field(False, alias="AML_APP_INSIGHTS_ENABLED")
+    """Send telemetry to Application Insights."""
+
+    appinsights_key: str | None = Field(None, alias="AML_APP_INSIGHTS_KEY")
+    """The Application Insights instrumentation key; never logged."""
+
+    appinsights_log_response_enabled: bool = Field(True, alias="APP_INSIGHTS_LOG_RESPONSE_ENABLED")
+    """Record run()'s output in telemetry, not only its input."""
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (passed as init values) beat the environment; the config file comes last."""
+        config_values = init_settings.init_kwargs.pop("_config_values", {})  # type: ignore[attr-defined]
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, config_values))
+
+    @property
+    def grace_period_s(self) -> int:
+        """How long a stopping worker may take to answer the requests it already has."""
+        return self.worker_timeout or 30
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The CORS origins as a list, blanks dropped."""
+        if not self.cors_origins:
+            return []
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def known_keys() -> set[str]:
+    """The config-file keys that mean something: every field's alias."""
+    return {f.alias for f in Settings.model_fields.values() if f.alias}
+
+
+def find_config_file(
+    flag: str | None, environ: Mapping[str, str], app_root: Path, entry_script: Path | None
+) -> Path | None:
+    """Where the config file is: the flag, else AZUREML_CONFIG_FILE, else a config.json nearby."""
+    if flag:
+        return Path(flag).absolute()
+    if environ.get("AZUREML_CONFIG_FILE"):
+        return Path(environ["AZUREML_CONFIG_FILE"]).absolute()
+    candidates = [app_root / "config.json"]
+    if entry_script is not None:
+        candidates.append(entry_script.parent / "config.json")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file's keys and values, as strings like the environment's."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"Config file {path} does not exist.") from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"Config file {path} must hold a JSON object.")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+def load_settings(flags: Mapping[str, Any]) -> tuple[Settings, list[str]]:
+    """Build the Settings from flags, os.environ and config file; also return config warnings."""
+    environ = os.environ
+    app_root = Path(environ.get("AML_APP_ROOT") or Path.cwd()).absolute()
+    entry_flag = flags.get("entry_script")
+    entry_script = Path(entry_flag).absolute() if entry_flag else None
+    config_path = find_config_file(flags.get("config_file"), environ, app_root, entry_script)
+    config_values = read_config_file(config_path) if config_path else {}
+    warnings = [
+        f"Unknown key {key!r} in config file {config_path} is ignored."
+        for key in sorted(set(config_values) - known_keys())
+    ]
+    init: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    init["app_root"] = app_root
+    if entry_script is not None:
+        init["entry_script"] = entry_script
+    if config_path is not None:
+        init["config_file"] = config_path
+    try:
+        init["_config_values"] = config_values
+        settings = Settings(**init)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"Invalid configuration: {problems}") from exc
+    return _resolved(settings), warnings
+
+
+def _resolved(settings: Settings) -> Settings:
+    """Make the script path absolute and the source directory relative to the app root."""
+    updates: dict[str, Any] = {}
+    if settings.entry_script is not None and not settings.entry_script.is_absolute():
+        updates["entry_script"] = (settings.app_root / settings.entry_script).absolute()
+    if settings.source_directory is not None and not settings.source_directory.is_absolute():
+        updates["source_directory"] = settings.app_root / settings.source_directory
+    return settings.model_copy(update=updates) if updates else settings
