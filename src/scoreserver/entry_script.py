@@ -53,7 +53,8 @@ class EntryScript:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             raise EntryScriptError(
-                f"The entry script's init() raised an exception, so the server cannot start.\n"
+                "User's init function failed: init() raised an exception, so the server cannot "
+                f"start. Fix init() in {self.path}; the traceback follows.\n"
                 f"{traceback.format_exc()}"
             ) from exc
 
@@ -62,8 +63,8 @@ def import_script(path: Path) -> ModuleType:
     """Import score.py from its path, under its own name unless that would shadow a module."""
     if not path.is_file():
         raise EntryScriptError(
-            f"The entry script {path} does not exist. Check the --entry_script path; "
-            f"relative paths are taken from the current directory."
+            f"No such file or directory: the entry script {path} does not exist. Check the "
+            f"--entry_script path; a relative path is taken from the current directory."
         )
     name = path.stem if path.stem not in sys.modules else "entry_module"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -78,7 +79,8 @@ def import_script(path: Path) -> ModuleType:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise EntryScriptError(
-            f"The entry script {path} failed to import, so the server cannot start.\n"
+            f"Failed to import user script because it raised an unhandled exception. Fix the "
+            f"error in {path} (or install what it imports); the traceback follows.\n"
             f"{traceback.format_exc()}"
         ) from exc
     return module
@@ -89,18 +91,18 @@ def load_entry_script(path: Path) -> EntryScript:
     module = import_script(path)
     driver = getattr(module, "driver_module", None)
     owner = driver if driver is not None and callable(getattr(driver, "run", None)) else module
+    init = getattr(module, "init", None) or getattr(owner, "init", None)
+    if not callable(init):
+        raise EntryScriptError(
+            f"User script at {path} does not have a init() function defined. "
+            f"Add def init(): to load the model once at start-up."
+        )
     run = getattr(owner, "run", None)
     if not callable(run):
         raise EntryScriptError(
-            f"The entry script {path} has no run() function. Define run(data) to score a request."
+            f"User script at {path} does not have a run() function defined. "
+            f"Add def run(data): to score one request."
         )
-    init = getattr(module, "init", None) or getattr(owner, "init", None)
-    if init is None:
-        raise EntryScriptError(
-            f"The entry script {path} has no init() function. Define init() to load the model."
-        )
-    if not callable(init):
-        raise EntryScriptError(f"The entry script's init in {path} is not a function.")
     return describe_run(path, module, init, run)
 
 
@@ -147,19 +149,25 @@ def describe_run(
     ]
     if bad:
         raise EntryScriptError(
-            f"The run() function in {path} cannot take *args, **kwargs or positional-only "
-            f"parameters ({', '.join(bad)}). Name each input, as in run(data)."
+            f"run() cannot accept positional-only arguments, *args, or **kwargs. In {path}, "
+            f"name each input instead of {', '.join(bad)}, as in run(data)."
         )
     inputs = tuple(p for p in params if p.name != REQUEST_HEADERS_PARAM)
+    if not params:
+        raise EntryScriptError(
+            f"run() needs to accept an argument for input data. In {path}, define run(data)."
+        )
     if not inputs:
         raise EntryScriptError(
-            f"The run() function in {path} must take at least one input parameter, as in run(data)."
+            'run() needs to accept an argument other than "request_headers". '
+            f"In {path}, define run(data, request_headers)."
         )
     raw = is_rawhttp(run)
     schema = _has_input_schema(run)
     if raw and schema:
         raise EntryScriptError(
-            f"The run() function in {path} uses both @rawhttp and @input_schema; choose one."
+            f"run() cannot be decorated with both @rawhttp and @input_schema (in {path}); "
+            f"choose one."
         )
     mode = InputMode.RAW if raw else InputMode.SCHEMA if schema else InputMode.PLAIN
     return EntryScript(

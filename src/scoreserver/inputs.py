@@ -121,11 +121,10 @@ class SchemaInput:
     def _json_object(request: IncomingRequest) -> dict[str, Any]:
         if not is_json_content_type(request.headers.get("content-type")):
             raise UnsupportedMediaTypeError("Expects Content-Type to be application/json")
-        text = decode_text(request.body)
-        if not text.strip():
+        if not request.body.strip():
             raise BadRequestError("POST body is empty. Expecting a JSON dictionary.")
         try:
-            values = json.loads(text)
+            values = json.loads(request.body)
         except ValueError as exc:
             raise BadRequestError(f"POST body could not be decoded as JSON: {exc}") from exc
         if not isinstance(values, dict):

@@ -12,6 +12,7 @@ import logging
 import logging.config
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "configure_logging",
     "find_logging_config",
     "install_print_capture",
+    "log_exception",
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
@@ -93,6 +95,12 @@ def configure_logging(level: str, user_config: Path | None = None) -> None:
         logging.getLogger(SERVER_LOGGER).info("Loaded logging config from %s", user_config)
         return
     logging.config.dictConfig(default_logging_config(level))
+
+
+def log_exception(exc: BaseException, prefix: str = "Encountered Exception: ") -> None:
+    """Log a traceback as one record, "Encountered Exception: Traceback ...", as the reference does."""
+    text = "".join(traceback.format_exception(exc))
+    logging.getLogger(SERVER_LOGGER).error("%s%s", prefix, text)
 
 
 def install_print_capture() -> None:

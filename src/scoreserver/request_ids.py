@@ -21,8 +21,8 @@ MAX_ID_LENGTH = 100
 class RequestIds:
     """The ids a response carries back, derived from what the client sent."""
 
-    request_id: str
-    ms_request_id: str
+    request_id: str | None
+    ms_request_id: str | None
     client_request_id: str | None
     trace_id: str | None
 
@@ -47,23 +47,21 @@ class RequestIds:
                 f"{MAX_ID_LENGTH} characters",
                 request_id=request_id,
             )
+        # A present but empty x-request-id is neither echoed nor replaced, as in the reference.
         return cls(
-            request_id=request_id,
-            ms_request_id=legacy_id or client_id or request_id,
+            request_id=request_id or None,
+            ms_request_id=legacy_id or client_id or request_id or None,
             client_request_id=client_id or legacy_id,
             trace_id=headers.get("traceid"),
         )
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
         """The id headers in the reference's order."""
-        headers = [
-            (b"x-request-id", self.request_id.encode("latin-1", "replace")),
-            (b"x-ms-request-id", self.ms_request_id.encode("latin-1", "replace")),
-        ]
-        if self.client_request_id is not None:
-            headers.append(
-                (b"x-ms-client-request-id", self.client_request_id.encode("latin-1", "replace"))
-            )
-        if self.trace_id is not None:
-            headers.append((b"TraceId", self.trace_id.encode("latin-1", "replace")))
-        return headers
+        pairs = (
+            (b"x-request-id", self.request_id),
+            (b"x-ms-request-id", self.ms_request_id),
+            (b"x-ms-client-request-id", self.client_request_id),
+            (b"TraceId", self.trace_id),
+        )
+        # Values go back as the raw bytes they came in (Starlette decoded them as latin-1).
+        return [(name, value.encode("latin-1")) for name, value in pairs if value is not None]

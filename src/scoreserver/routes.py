@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
@@ -17,6 +18,7 @@ from scoreserver.errors import (
     ScoringError,
 )
 from scoreserver.inputs import ArgumentBuilder, IncomingRequest
+from scoreserver.logs import log_exception
 from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, not_found
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, to_response
@@ -45,25 +47,28 @@ class ScoreHandlers:
 
     async def score(self, request: IncomingRequest) -> Response:
         """Call run() with the request and answer with its result."""
-        if request.method == "HEAD":
+        raw = self.script.mode is InputMode.RAW
+        if request.method == "HEAD" and not raw:
             return error_response(405, MethodNotAllowedError().message, RUN_FAILED_FALSE)
-        if request.method == "OPTIONS" and self.script.mode is not InputMode.RAW:
+        if request.method == "OPTIONS" and not raw:
             return Response(b"", media_type="text/html", headers=RUN_FAILED_FALSE)
         try:
             arguments = self.arguments(request)
             result = await self.scorer.score(arguments)
+            if isinstance(result.value, WerkzeugResponse):
+                logger.info("run() output is HTTP Response")
             response = to_response(result.value)
         except ClientError as exc:
             return error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
         except ScoringError as exc:
             failed = "False" if isinstance(exc, ResponseEncodingError) else "True"
             if isinstance(exc, ResponseEncodingError):
-                logger.error("Encountered Exception", exc_info=exc.__cause__)
+                log_exception(exc.__cause__ or exc)
             return error_response(
                 exc.status_code, exc.message, {"x-ms-run-function-failed": failed}
             )
         except ScoreServerError as exc:
-            logger.error("Encountered Exception", exc_info=True)
+            log_exception(exc)
             return error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
         response.raw_headers[0:0] = [
             (b"x-ms-run-function-failed", b"True" if response.status_code >= 500 else b"False"),

@@ -13,6 +13,7 @@ from typing import Any
 from scoreserver.entry_script import EntryScript
 from scoreserver.errors import RunFunctionError, ScoringTimeoutError
 from scoreserver.inputs import RunArguments
+from scoreserver.logs import log_exception
 
 __all__ = ["ScoreResult", "Scorer"]
 
@@ -21,6 +22,10 @@ logger = logging.getLogger("azmlinfsrv")
 # Threads abandoned by a timed-out run() keep running until run() returns; these spare threads
 # let new requests be served meanwhile instead of queueing behind them.
 SPARE_THREADS = 16
+
+
+class _RunExited(Exception):
+    """run() raised SystemExit or KeyboardInterrupt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +56,34 @@ class Scorer:
             try:
                 value = await asyncio.wait_for(self._call(arguments), self._timeout_s)
             except TimeoutError as exc:
+                timeout = ScoringTimeoutError(self._timeout_ms)
                 logger.error(
-                    "Script failed to finish execution within the allocated time: %sms",
+                    "Encountered Exception: Script failed to finish execution within the "
+                    "allocated time: %sms",
                     self._timeout_ms,
                 )
-                raise ScoringTimeoutError(self._timeout_ms) from exc
+                raise timeout from exc
             except Exception as exc:
-                logger.error("Encountered Exception", exc_info=True)
+                log_exception((exc.__cause__ or exc) if isinstance(exc, _RunExited) else exc)
                 raise RunFunctionError() from exc
             return ScoreResult(value, (time.perf_counter() - start) * 1000)
 
-    def _call(self, arguments: RunArguments) -> Any:
+    async def _call(self, arguments: RunArguments) -> Any:
         if self._is_async:
-            return self._run(*arguments.args, **arguments.kwargs)
+            try:
+                return await self._run(*arguments.args, **arguments.kwargs)
+            except (SystemExit, KeyboardInterrupt) as exc:
+                raise _RunExited() from exc
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self.executor, self._sync_call, arguments)
+        return await loop.run_in_executor(self.executor, self._sync_call, arguments)
 
     def _sync_call(self, arguments: RunArguments) -> Any:
-        return self._run(*arguments.args, **arguments.kwargs)
+        try:
+            return self._run(*arguments.args, **arguments.kwargs)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            # Raised out of a thread these would stop the event loop; for the client they are
+            # just a run() that failed.
+            raise _RunExited() from exc
 
     def close(self) -> None:
         """Stop accepting work; threads still in run() are not waited for."""

@@ -10,9 +10,9 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -23,6 +23,16 @@ from pydantic_settings import (
 from scoreserver.errors import ConfigurationError
 
 __all__ = ["Settings", "find_config_file", "load_settings", "read_config_file"]
+
+
+def _true_only(value: object) -> bool:
+    """The reference switches these on only for the word "true" (any case); "yes" or "1" is off."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true"
+
+
+TrueOnly = Annotated[bool, BeforeValidator(_true_only)]
 
 
 class Settings(BaseSettings):
@@ -47,7 +57,7 @@ class Settings(BaseSettings):
     health_port: int = Field(5000, ge=1, le=65535, alias="HEALTH_PORT")
     """The port of the dedicated liveness endpoint, when SEPERATE_HEALTH_ENDPOINT is on."""
 
-    separate_health_endpoint: bool = Field(False, alias="SEPERATE_HEALTH_ENDPOINT")
+    separate_health_endpoint: TrueOnly = Field(False, alias="SEPERATE_HEALTH_ENDPOINT")
     """Serve the liveness probe on its own port too (the variable's spelling is the reference's)."""
 
     host: str = Field("0.0.0.0", alias="SCORESERVER_HOST")
@@ -59,7 +69,7 @@ class Settings(BaseSettings):
     worker_timeout: int | None = Field(None, ge=1, alias="WORKER_TIMEOUT")
     """Seconds in-flight requests get to finish on shutdown (unset: 30)."""
 
-    worker_preload: bool = Field(False, alias="WORKER_PRELOAD")
+    worker_preload: TrueOnly = Field(False, alias="WORKER_PRELOAD")
     """Import the entry script once in the supervisor before starting workers."""
 
     scoring_timeout_ms: int = Field(3_600_000, ge=1, alias="SCORING_TIMEOUT_MS")
@@ -92,18 +102,20 @@ class Settings(BaseSettings):
     debug_port: int | None = Field(None, ge=1, le=65535, alias="AZUREML_DEBUG_PORT")
     """Start debugpy listening on this port."""
 
-    server_version_log_response_enabled: bool = Field(
+    server_version_log_response_enabled: TrueOnly = Field(
         True, alias="SERVER_VERSION_LOG_RESPONSE_ENABLED"
     )
     """Send the x-ms-server-version header."""
 
-    appinsights_enabled: bool = Field(False, alias="AML_APP_INSIGHTS_ENABLED")
+    appinsights_enabled: TrueOnly = Field(False, alias="AML_APP_INSIGHTS_ENABLED")
     """Send telemetry to Application Insights."""
 
     appinsights_key: str | None = Field(None, alias="AML_APP_INSIGHTS_KEY")
     """The Application Insights instrumentation key; never logged."""
 
-    appinsights_log_response_enabled: bool = Field(True, alias="APP_INSIGHTS_LOG_RESPONSE_ENABLED")
+    appinsights_log_response_enabled: TrueOnly = Field(
+        True, alias="APP_INSIGHTS_LOG_RESPONSE_ENABLED"
+    )
     """Record run()'s output in telemetry, not only its input."""
 
     @field_validator("log_level")

@@ -1,0 +1,41 @@
+"""Shared fixtures: fixture scripts' location, and a clean environment for every test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+# Variables the server reads; a developer's shell must not leak them into a test.
+SERVER_VARIABLES = (
+    "AZUREML_ENTRY_SCRIPT AZUREML_MODEL_DIR AZUREML_CONFIG_FILE AML_APP_ROOT AZUREML_SOURCE_DIRECTORY "
+    "SCORING_TIMEOUT_MS WORKER_COUNT WORKER_TIMEOUT WORKER_PRELOAD SERVICE_NAME SERVICE_VERSION "
+    "SERVICE_PATH_PREFIX WORKSPACE_NAME AZUREML_LOG_LEVEL AML_CORS_ORIGINS AZUREML_DEBUG_PORT "
+    "SEPERATE_HEALTH_ENDPOINT SERVER_VERSION_LOG_RESPONSE_ENABLED AML_APP_INSIGHTS_ENABLED "
+    "AML_APP_INSIGHTS_KEY APP_INSIGHTS_LOG_RESPONSE_ENABLED HEALTH_PORT"
+).split()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts without server variables and leaves sys.modules and sys.path as found."""
+    for name in SERVER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    modules = set(sys.modules)
+    path = list(sys.path)
+    yield
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    sys.path[:] = path
+    os.environ.pop("AZUREML_ENTRY_SCRIPT", None)
+
+
+@pytest.fixture
+def scripts() -> Path:
+    """The folder of score.py fixtures."""
+    return SCRIPTS

@@ -1,0 +1,145 @@
+"""Starting the real CLI as a subprocess on a free port, and waiting for it by polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    """A server process started from the CLI, with its output captured to a file."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    extra_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The base URL of the scoring port."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        """An HTTP client bound to the server."""
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def output(self) -> str:
+        """Everything the server printed so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
+        """Poll the output until it contains text."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.output()
+            if text in out:
+                return out
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared in the output:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the server and wait for it to exit; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def cli_command(*args: str) -> list[str]:
+    """The azmlinfsrv command from the environment running the tests."""
+    return [sys.executable, "-m", "scoreserver", *args]
+
+
+def start_server(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    port: int | None = None,
+    command: Sequence[str] | None = None,
+) -> RunningServer:
+    """Start the CLI on a free port (unless args give --port) without waiting for it."""
+    port = port or free_port()
+    full_env = {**os.environ, **(env or {})}
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    log = Path(tempfile.mkstemp(prefix="scoreserver-", suffix=".log")[1])
+    argv = list(command or cli_command())
+    if "--port" not in args:
+        argv += ["--port", str(port)]
+    argv += list(args)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, stdout=sink, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
+        )
+    return RunningServer(process=process, port=port, log_path=log)
+
+
+def wait_until_ready(server: RunningServer, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """Poll GET / until it answers 200; fail with the server's output if it exits or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(
+                f"server exited with {server.process.returncode}:\n{server.output()}"
+            )
+        try:
+            if httpx.get(server.url + "/", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"server not ready after {timeout}s:\n{server.output()}")
+
+
+@contextmanager
+def serving(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    command: Sequence[str] | None = None,
+) -> Iterator[RunningServer]:
+    """A ready server for the duration of the block, stopped (SIGTERM) afterwards."""
+    server = start_server(args, env=env, cwd=cwd, command=command)
+    try:
+        wait_until_ready(server)
+        yield server
+    finally:
+        server.stop()
+        server.log_path.unlink(missing_ok=True)
+
+
+def run_to_exit(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 30.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI expecting it to exit by itself (a start-up failure); capture its output."""
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        cli_command(*args), env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,6 @@
+def init():
+    pass
+
+
+def run(data):
+    return {"message": "Hello, World!"}
