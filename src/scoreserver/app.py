@@ -26,7 +26,7 @@ def create_app(settings: Settings, script: EntryScript, swagger: SwaggerDocument
     handlers = ScoreHandlers(
         script=script,
         arguments=argument_builder(script),
-        scorer=Scorer(script, settings.scoring_timeout_ms),
+        scorer=Scorer(script, settings.scoring_timeout_ms, settings.concurrency),
         swagger=swagger,
     )
     version = (
@@ -35,5 +35,8 @@ def create_app(settings: Settings, script: EntryScript, swagger: SwaggerDocument
     app: ASGIApp = build_router(handlers, version)
     origins = settings.cors_origin_list
     if origins:
-        app = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST"])
+        # Requested headers are echoed back, as the reference's CORS layer does.
+        app = CORSMiddleware(
+            app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
     return app

@@ -33,7 +33,10 @@ def render_banner(settings: Settings) -> str:
             "Inferencing HTTP server version",
             server_version_header() if settings.server_version_log_response_enabled else "None",
         ),
-        ("CORS for the specified origins", _or_none(settings.cors_origins)),
+        (
+            "CORS for the specified origins",
+            f"Enabling CORS for {settings.cors_origins}" if settings.cors_origins else "None",
+        ),
         (
             "Create dedicated endpoint for health",
             "true" if settings.separate_health_endpoint else "None",

@@ -45,14 +45,21 @@ def _port(value: str) -> int:
 
 
 def _worker_count(value: str) -> int:
+    return _positive(value, "worker count")
+
+
+def _concurrency(value: str) -> int:
+    return _positive(value, "concurrency")
+
+
+def _positive(value: str, what: str) -> int:
     try:
         count = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid worker count value: {value!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid {what} value: {value!r}") from None
     if count < 1:
         raise argparse.ArgumentTypeError(
-            f"Specified worker count '{value}' is invalid. "
-            "Please specify a worker count greater than zero."
+            f"Specified {what} '{value}' is invalid. Please specify a {what} greater than zero."
         )
     return count
 
@@ -91,6 +98,12 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         "--config_file", help="The relative or absolute path to the JSON configuration file."
     )
     parser.add_argument("--host", help="The address to listen on. Default is 0.0.0.0.")
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        help="How many requests one worker scores at once. Default is 1; raise it only for a "
+        "thread-safe run() (an async def run() is awaited on the event loop either way).",
+    )
     parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
     return parser
 
@@ -106,6 +119,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "worker_count": args.worker_count,
         "cors_origins": args.access_control_allow_origins,
         "host": args.host,
+        "concurrency": args.concurrency,
     }
     if args.appinsights_instrumentation_key is not None:
         flags["appinsights_key"] = args.appinsights_instrumentation_key

@@ -51,22 +51,27 @@ class Scorer:
 
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
+        if self._is_async:
+            # An async run() cooperates on the event loop, so it is not limited to one at a time.
+            return await self._timed(arguments)
         async with self._slots:
-            start = time.perf_counter()
-            try:
-                value = await asyncio.wait_for(self._call(arguments), self._timeout_s)
-            except TimeoutError as exc:
-                timeout = ScoringTimeoutError(self._timeout_ms)
-                logger.error(
-                    "Encountered Exception: Script failed to finish execution within the "
-                    "allocated time: %sms",
-                    self._timeout_ms,
-                )
-                raise timeout from exc
-            except Exception as exc:
-                log_exception((exc.__cause__ or exc) if isinstance(exc, _RunExited) else exc)
-                raise RunFunctionError() from exc
-            return ScoreResult(value, (time.perf_counter() - start) * 1000)
+            return await self._timed(arguments)
+
+    async def _timed(self, arguments: RunArguments) -> ScoreResult:
+        start = time.perf_counter()
+        try:
+            value = await asyncio.wait_for(self._call(arguments), self._timeout_s)
+        except TimeoutError as exc:
+            logger.error(
+                "Encountered Exception: Script failed to finish execution within the "
+                "allocated time: %sms",
+                self._timeout_ms,
+            )
+            raise ScoringTimeoutError(self._timeout_ms) from exc
+        except Exception as exc:
+            log_exception((exc.__cause__ or exc) if isinstance(exc, _RunExited) else exc)
+            raise RunFunctionError() from exc
+        return ScoreResult(value, (time.perf_counter() - start) * 1000)
 
     async def _call(self, arguments: RunArguments) -> Any:
         if self._is_async:

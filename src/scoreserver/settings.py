@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     worker_preload: TrueOnly = Field(False, alias="WORKER_PRELOAD")
     """Import the entry script once in the supervisor before starting workers."""
 
+    concurrency: int = Field(1, ge=1, alias="SCORESERVER_CONCURRENCY")
+    """How many run() calls one worker makes at once; above 1 only for thread-safe scripts."""
+
     scoring_timeout_ms: int = Field(3_600_000, ge=1, alias="SCORING_TIMEOUT_MS")
     """How long run() may take before the client gets a 500 timeout answer."""
 

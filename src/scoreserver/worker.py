@@ -94,6 +94,10 @@ def run_worker(
         status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     app = create_app(settings, script, swagger)
+    if settings.cors_origin_list:
+        logger.info(
+            "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
+        )
     logging.getLogger("azmlinfsrv.swagger").info(
         "Swaggers are prepared for the following versions: [%s].",
         ", ".join(swagger.supported_versions),
