@@ -59,9 +59,14 @@ class Scorer:
 
     async def _timed(self, arguments: RunArguments) -> ScoreResult:
         start = time.perf_counter()
+        deadline = asyncio.timeout(self._timeout_s)
         try:
-            value = await asyncio.wait_for(self._call(arguments), self._timeout_s)
+            async with deadline:
+                value = await self._call(arguments)
         except TimeoutError as exc:
+            if not deadline.expired():  # run() itself raised TimeoutError
+                log_exception(exc)
+                raise RunFunctionError() from exc
             logger.error(
                 "Encountered Exception: Script failed to finish execution within the "
                 "allocated time: %sms",

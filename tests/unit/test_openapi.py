@@ -49,6 +49,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def documents(name: str, app_root: Path, **settings: Any) -> SwaggerDocuments:
     """The documents for a fixture script, with the given settings."""
     script = fixture_script(name)
+    from inference_schema import schema_util as su
+    print("DBG", name, su.is_schema_decorated(script.run), list(su.__functions_schema__), script.run.__module__, sys.modules.get(script.run.__module__))
     return SwaggerDocuments(
         Settings(entry_script=script.path, app_root=app_root, **settings), script
     )
