@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,10 +30,24 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     modules = set(sys.modules)
     path = list(sys.path)
     yield
+    # Only score.py modules a test imported are dropped: dropping library modules would leave
+    # two copies of their classes alive and break isinstance checks in later tests.
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        if _is_test_script(sys.modules[name]):
+            del sys.modules[name]
     sys.path[:] = path
     os.environ.pop("AZUREML_ENTRY_SCRIPT", None)
+
+
+def _is_test_script(module: object) -> bool:
+    """A module loaded from the fixture scripts or a temporary folder."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return path.is_relative_to(SCRIPTS.resolve()) or path.is_relative_to(
+        Path(tempfile.gettempdir()).resolve()
+    )
 
 
 @pytest.fixture

@@ -288,7 +288,7 @@ def _read_user_documents(app_root: Path) -> dict[str, bytes]:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise EntryScriptError(
-                f"The swagger file {path} cannot be served because it is not valid JSON: {exc}"
+                f"The swagger file {path} cannot be read as JSON, so the server cannot start: {exc}"
             ) from exc
         documents[version] = _render(document, path)
         logger.info("Loaded user's swagger file for version [%s] from %s", version, path)

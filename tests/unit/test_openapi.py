@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import inference_schema.schema_decorators  # noqa: F401
+import numpy  # noqa: F401
 import pytest
 
 from scoreserver.entry_script import EntryScript, load_entry_script
@@ -25,6 +27,10 @@ TESTS = Path(__file__).resolve().parents[1]
 DATA = TESTS / "data" / "swagger"
 SCRIPTS = TESTS / "scripts"
 ALL_VERSIONS = ["2", "3", "3.1"]
+
+# inference-schema and numpy are imported above, at collection, so that the per-test clean-up of
+# sys.modules in tests/conftest.py keeps them: the schema registry must outlive a test, and numpy
+# cannot be imported a second time.
 
 
 @functools.cache
@@ -39,18 +45,9 @@ def fixture_script(name: str) -> EntryScript:
     return script
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings also reads the environment; keep the test runner's out of the documents."""
-    for name in ("SERVICE_NAME", "SERVICE_VERSION", "SERVICE_PATH_PREFIX", "AML_APP_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def documents(name: str, app_root: Path, **settings: Any) -> SwaggerDocuments:
     """The documents for a fixture script, with the given settings."""
     script = fixture_script(name)
-    from inference_schema import schema_util as su
-    print("DBG", name, su.is_schema_decorated(script.run), list(su.__functions_schema__), script.run.__module__, sys.modules.get(script.run.__module__))
     return SwaggerDocuments(
         Settings(entry_script=script.path, app_root=app_root, **settings), script
     )

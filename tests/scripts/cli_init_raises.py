@@ -1,0 +1,9 @@
+"""init() raises: the server must not start."""
+
+
+def init():
+    raise RuntimeError("boom in init")
+
+
+def run(data):
+    return data

@@ -1,0 +1,3 @@
+"""Raises while being imported."""
+
+raise ValueError("boom at import")

@@ -1,0 +1,5 @@
+"""Has run() but no init()."""
+
+
+def run(data):
+    return data

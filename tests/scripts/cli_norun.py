@@ -1,0 +1,5 @@
+"""Has init() but no run()."""
+
+
+def init():
+    pass
