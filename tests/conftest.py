@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from scoreserver.settings import known_keys
+
 SCRIPTS = Path(__file__).parent / "scripts"
 
-# Variables the server reads; a developer's shell must not leak them into a test.
-SERVER_VARIABLES = (
-    "AZUREML_ENTRY_SCRIPT AZUREML_MODEL_DIR AZUREML_CONFIG_FILE AML_APP_ROOT AZUREML_SOURCE_DIRECTORY "
-    "SCORING_TIMEOUT_MS WORKER_COUNT WORKER_TIMEOUT WORKER_PRELOAD SERVICE_NAME SERVICE_VERSION "
-    "SERVICE_PATH_PREFIX WORKSPACE_NAME AZUREML_LOG_LEVEL AML_CORS_ORIGINS AZUREML_DEBUG_PORT "
-    "SEPERATE_HEALTH_ENDPOINT SERVER_VERSION_LOG_RESPONSE_ENABLED AML_APP_INSIGHTS_ENABLED "
-    "AML_APP_INSIGHTS_KEY APP_INSIGHTS_LOG_RESPONSE_ENABLED HEALTH_PORT"
-).split()
+# Variables the server reads (every settings alias); a developer's shell must not leak them in.
+SERVER_VARIABLES = sorted(known_keys())
 
 
 @pytest.fixture(autouse=True)

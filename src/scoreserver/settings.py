@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from scoreserver.errors import ConfigurationError
 
-__all__ = ["Settings", "find_config_file", "load_settings", "read_config_file"]
+__all__ = ["Settings", "find_config_file", "known_keys", "load_settings", "read_config_file"]
 
 
 def _true_only(value: object) -> bool:

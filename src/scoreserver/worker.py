@@ -98,10 +98,7 @@ def run_worker(
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
         )
-    logging.getLogger("azmlinfsrv.swagger").info(
-        "Swaggers are prepared for the following versions: [%s].",
-        ", ".join(swagger.supported_versions),
-    )
+    logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     logger.info("Worker with pid %s ready for serving traffic", _pid())
     status.send(WorkerReady(pid=_pid()))
