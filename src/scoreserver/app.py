@@ -7,6 +7,7 @@ from starlette.middleware.cors import CORSMiddleware
 from scoreserver._version import __version__
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
+from scoreserver.middleware import RoutePolicy
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.routes import ScoreHandlers, build_router
 from scoreserver.scoring import Scorer
@@ -29,10 +30,16 @@ def create_app(settings: Settings, script: EntryScript, swagger: SwaggerDocument
         scorer=Scorer(script, settings.scoring_timeout_ms, settings.concurrency),
         swagger=swagger,
     )
-    version = (
-        server_version_header().encode() if settings.server_version_log_response_enabled else None
+    policy = RoutePolicy(
+        server_version=(
+            server_version_header().encode()
+            if settings.server_version_log_response_enabled
+            else None
+        ),
+        max_body_bytes=settings.max_request_body_bytes,
+        auth_header=f"Bearer {settings.auth_key}".encode() if settings.auth_key else None,
     )
-    app: ASGIApp = build_router(handlers, version)
+    app: ASGIApp = build_router(handlers, policy)
     origins = settings.cors_origin_list
     if origins:
         # Requested headers are echoed back, as the reference's CORS layer does.

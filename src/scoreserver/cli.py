@@ -99,6 +99,12 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="The address to listen on. Default is 0.0.0.0.")
     parser.add_argument(
+        "--debug_port",
+        type=_port,
+        help="Start debugpy on this port in the worker so a debugger can attach "
+        "(as AZUREML_DEBUG_PORT). Use with --worker_count 1.",
+    )
+    parser.add_argument(
         "--concurrency",
         type=_concurrency,
         help="How many requests one worker scores at once. Default is 1; raise it only for a "
@@ -120,6 +126,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "cors_origins": args.access_control_allow_origins,
         "host": args.host,
         "concurrency": args.concurrency,
+        "debug_port": args.debug_port,
     }
     if args.appinsights_instrumentation_key is not None:
         flags["appinsights_key"] = args.appinsights_instrumentation_key

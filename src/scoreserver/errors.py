@@ -10,6 +10,8 @@
     │   ├── BadRequestError               400
     │   ├── NotFoundError                 404
     │   ├── MethodNotAllowedError         405
+    │   ├── UnauthorizedError             401
+    │   ├── PayloadTooLargeError          413
     │   ├── UnsupportedMediaTypeError     415
     │   └── HeaderTooLargeError           431
     └── ScoringError                      the server could not produce an answer     500
@@ -31,6 +33,7 @@ __all__ = [
     "HeaderTooLargeError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PortInUseError",
     "ResponseEncodingError",
     "RunFunctionError",
@@ -38,6 +41,7 @@ __all__ = [
     "ScoringError",
     "ScoringTimeoutError",
     "StartupError",
+    "UnauthorizedError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -101,6 +105,18 @@ class MethodNotAllowedError(ClientError):
 
     def __init__(self, message: str = "Method not allowed") -> None:
         super().__init__(message)
+
+
+class UnauthorizedError(ClientError):
+    """The bearer key is missing or wrong."""
+
+    status_code = 401
+
+
+class PayloadTooLargeError(ClientError):
+    """The request body is larger than the configured limit."""
+
+    status_code = 413
 
 
 class UnsupportedMediaTypeError(ClientError):

@@ -7,6 +7,7 @@ whole application, reproduces exactly that.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -15,13 +16,22 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
 
-from scoreserver.errors import HeaderTooLargeError, MethodNotAllowedError, NotFoundError
+from scoreserver.errors import (
+    INTERNAL_ERROR_MESSAGE,
+    ClientError,
+    HeaderTooLargeError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+)
 from scoreserver.inputs import IncomingRequest
+from scoreserver.logs import log_exception
 from scoreserver.outputs import error_response
 from scoreserver.request_ids import RequestIds
 from scoreserver.types import Receive, Scope, Send
 
-__all__ = ["RUN_FAILED_FALSE", "Endpoint", "Handler", "not_found", "read_body"]
+__all__ = ["RUN_FAILED_FALSE", "Endpoint", "Handler", "RoutePolicy", "not_found", "read_body"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -34,19 +44,54 @@ NOT_FOUND_MESSAGE = (
     "check your spelling and try again."
 )
 ROUTING_METHOD_MESSAGE = "The method is not allowed for the requested URL."
+UNAUTHORIZED_MESSAGE = (
+    "Missing or invalid bearer key: send the header 'Authorization: Bearer <key>'."
+)
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body."""
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    """The whole request body; more than limit bytes is refused before or while it arrives."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(_too_large_message(limit))
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(_too_large_message(limit))
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large_message(limit: int) -> str:
+    return f"Request body is larger than the limit of {limit} bytes."
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    """What every route applies alike, fixed at start-up."""
+
+    server_version: bytes | None
+    """The x-ms-server-version value, or None when that header is turned off."""
+    max_body_bytes: int
+    auth_header: bytes | None = None
+    """The exact Authorization header value required, when a key is configured."""
+
+    def authorized(self, scope: Scope) -> bool:
+        """Whether the request carries the configured bearer key (always, when none is set)."""
+        if self.auth_header is None:
+            return True
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, self.auth_header)
+        return False
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,10 +108,12 @@ class Endpoint:
 
     handler: Handler
     methods: frozenset[str]
-    server_version: bytes | None
+    policy: RoutePolicy
     auto_options: bool = True
     """Answer OPTIONS by itself with an Allow header, as Flask does for routes without it."""
     access_log: bool = True
+    protected: bool = True
+    """Needs the bearer key when one is configured (the liveness probe never does)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
@@ -89,12 +136,29 @@ class Endpoint:
             self._add_headers(response, ids.response_headers())
             await response(scope, receive, send)
             return
-        body = await read_body(receive)
-        response = await self.handler(IncomingRequest(scope, method, body, headers))
+        response = await self._respond(scope, receive, method, headers)
         self._add_headers(response, ids.response_headers())
         await response(scope, receive, send)
         if self.access_log:
             self._log_access(scope, method, response, start)
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, method: str, headers: Headers
+    ) -> Response:
+        """The handler's response; any failure becomes a JSON error, never a stack trace."""
+        try:
+            if self.protected and not self.policy.authorized(scope):
+                raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
+            body = await read_body(receive, headers, self.policy.max_body_bytes)
+            return await self.handler(IncomingRequest(scope, method, body, headers))
+        except ClientError as exc:
+            response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+            if isinstance(exc, UnauthorizedError):
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        except Exception as exc:
+            log_exception(exc)
+            return error_response(500, INTERNAL_ERROR_MESSAGE, RUN_FAILED_FALSE)
 
     def _allow(self) -> str:
         return ", ".join(sorted(self.methods | {"OPTIONS"}, key=lambda m: _METHOD_ORDER.get(m, 9)))
@@ -106,8 +170,8 @@ class Endpoint:
         return response
 
     def _add_headers(self, response: Response, extra: Iterable[tuple[bytes, bytes]]) -> None:
-        if self.server_version is not None:
-            response.raw_headers.append((b"x-ms-server-version", self.server_version))
+        if self.policy.server_version is not None:
+            response.raw_headers.append((b"x-ms-server-version", self.policy.server_version))
         response.raw_headers.extend(extra)
 
     @staticmethod

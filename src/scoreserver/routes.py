@@ -19,7 +19,7 @@ from scoreserver.errors import (
 )
 from scoreserver.inputs import ArgumentBuilder, IncomingRequest
 from scoreserver.logs import log_exception
-from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, not_found
+from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, to_response
 from scoreserver.scoring import Scorer
@@ -104,25 +104,27 @@ def _move_content_headers_first(response: Response) -> None:
     response.raw_headers = leading + rest
 
 
-def build_router(handlers: ScoreHandlers, server_version: bytes | None) -> Router:
+def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> Router:
     """The route table: liveness, score and swagger, anything else a JSON 404."""
     routes: list[BaseRoute] = [
         Route(
             "/",
-            Endpoint(liveness, frozenset({"GET", "HEAD"}), server_version, access_log=False),
+            Endpoint(
+                liveness, frozenset({"GET", "HEAD"}), policy, access_log=False, protected=False
+            ),
         ),
         Route(
             "/score",
             Endpoint(
                 handlers.score,
                 frozenset({"GET", "POST", "OPTIONS", "HEAD"}),
-                server_version,
+                policy,
                 auto_options=False,
             ),
         ),
         Route(
             "/swagger.json",
-            Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), server_version),
+            Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
         ),
     ]
     return Router(routes=routes, default=not_found)

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import time
+from ctypes import c_double
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
@@ -26,6 +27,8 @@ logger = logging.getLogger("azmlinfsrv")
 
 LISTEN_BACKLOG = 2048
 RESTART_DELAY_S = 1.0
+# How often the supervisor looks at the workers' heartbeats.
+HEARTBEAT_CHECK_S = 1.0
 # How long past the drain grace period a worker may take to exit before it is killed.
 KILL_MARGIN_S = 5.0
 
@@ -55,6 +58,8 @@ class _Worker:
 
     process: ForkProcess
     status: Connection | None
+    heartbeat: c_double
+    """When the worker's event loop last ran (time.monotonic, shared memory)."""
     ready: bool = False
 
 
@@ -83,9 +88,11 @@ class Supervisor:
             self._supervise(sockets, (wake_read, wake_write))
             return 0
         finally:
-            self._stop_all()
+            # The supervisor's copies of the listening sockets close first, so that once the
+            # workers close theirs nobody accepts new connections and load balancers move on.
             for sock in sockets:
                 sock.close()
+            self._stop_all()
             wake_read.close()
             wake_write.close()
 
@@ -117,14 +124,15 @@ class Supervisor:
     ) -> _Worker:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
+        heartbeat = context.RawValue(c_double, 0.0)
         process = context.Process(
             target=_worker_entry,
-            args=(self.settings, sockets, sender, self.preloaded, wake),
+            args=(self.settings, sockets, sender, heartbeat, self.preloaded, wake),
             name="scoreserver-worker",
         )
         process.start()
         sender.close()
-        return _Worker(process=process, status=receiver)
+        return _Worker(process=process, status=receiver, heartbeat=heartbeat)
 
     def _await_startup(self, wake_read: socket.socket) -> int | None:
         """Wait until every worker is ready; a failed one stops the start with its exit code."""
@@ -191,7 +199,7 @@ class Supervisor:
             waitables: list[object] = [wake_read]
             waitables += [w.process.sentinel for w in self.workers]
             waitables += [w.status for w in self.workers if w.status is not None]
-            for ready in wait(waitables):  # type: ignore[arg-type]
+            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -204,6 +212,24 @@ class Supervisor:
                 if worker.process.is_alive():
                     continue
                 self._replace(worker, sockets, wake)
+
+            self._kill_stuck()
+
+    def _kill_stuck(self) -> None:
+        """Kill a serving worker whose event loop has not run for the worker timeout."""
+        now = time.monotonic()
+        limit = self.settings.stuck_timeout_s
+        for worker in self.workers:
+            silent = now - worker.heartbeat.value
+            if worker.ready and worker.process.is_alive() and silent > limit:
+                logger.error(
+                    "Worker (pid:%s) has not responded for %.0f seconds (WORKER_TIMEOUT is %s). "
+                    "Replacing it.",
+                    worker.process.pid,
+                    silent,
+                    limit,
+                )
+                worker.process.kill()
 
     def _take_late_report(self, worker: _Worker) -> None:
         """A replacement worker reports in after start-up; a failure just waits for its exit."""
@@ -238,7 +264,7 @@ class Supervisor:
             if worker.process.is_alive() and worker.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.grace_period_s + KILL_MARGIN_S
+        deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN_S
         for worker in self.workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
@@ -260,6 +286,7 @@ def _worker_entry(
     settings: Settings,
     sockets: list[socket.socket],
     status: Connection,
+    heartbeat: c_double,
     preloaded: EntryScript | None,
     wake: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -268,4 +295,4 @@ def _worker_entry(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sock in wake:
         sock.close()
-    run_worker(settings, sockets, status, preloaded)
+    run_worker(settings, sockets, status, heartbeat, preloaded)

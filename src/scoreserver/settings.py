@@ -67,13 +67,24 @@ class Settings(BaseSettings):
     """How many worker processes serve requests, each with its own init()."""
 
     worker_timeout: int | None = Field(None, ge=1, alias="WORKER_TIMEOUT")
-    """Seconds in-flight requests get to finish on shutdown (unset: 30)."""
+    """Seconds a worker's event loop may stay unresponsive before it is replaced (unset: 300)."""
+
+    graceful_timeout: int = Field(30, ge=1, alias="SCORESERVER_GRACEFUL_TIMEOUT")
+    """Seconds the requests already received get to finish after SIGTERM."""
 
     worker_preload: TrueOnly = Field(False, alias="WORKER_PRELOAD")
     """Import the entry script once in the supervisor before starting workers."""
 
     concurrency: int = Field(1, ge=1, alias="SCORESERVER_CONCURRENCY")
     """How many run() calls one worker makes at once; above 1 only for thread-safe scripts."""
+
+    max_request_body_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, alias="SCORESERVER_MAX_REQUEST_BODY_BYTES"
+    )
+    """Larger request bodies are refused with 413 before run() sees them."""
+
+    auth_key: str | None = Field(None, alias="SCORESERVER_AUTH_KEY")
+    """When set, /score and /swagger.json need "Authorization: Bearer <key>"; never logged."""
 
     scoring_timeout_ms: int = Field(3_600_000, ge=1, alias="SCORING_TIMEOUT_MS")
     """How long run() may take before the client gets a 500 timeout answer."""
@@ -140,9 +151,9 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, InitSettingsSource(settings_cls, config_values))
 
     @property
-    def grace_period_s(self) -> int:
-        """How long a stopping worker may take to answer the requests it already has."""
-        return self.worker_timeout or 30
+    def stuck_timeout_s(self) -> int:
+        """How long a worker may go without a heartbeat before it is replaced."""
+        return self.worker_timeout or 300
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import socket
 import sys
+import time
+from ctypes import c_double
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import uvicorn
+import uvloop
 
 from scoreserver.app import create_app
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
@@ -24,6 +29,8 @@ script_logger = logging.getLogger("azmlinfsrv.user_script")
 
 # The exit code of a worker whose script could not be loaded: the supervisor passes it on.
 SCRIPT_FAILURE_EXIT = EntryScriptError.exit_code
+
+HEARTBEAT_INTERVAL_S = 1.0
 
 _MODE_MESSAGES = {
     InputMode.PLAIN: "run() is not decorated. Server will invoke it with the input in JSON string.",
@@ -76,14 +83,35 @@ def load_script(settings: Settings) -> EntryScript:
     return script
 
 
+def attach_debugger(port: int) -> None:
+    """Let VS Code (or any DAP client) attach to this worker with debugpy on the given port."""
+    try:
+        import debugpy
+    except ImportError:
+        logger.error(
+            "AZUREML_DEBUG_PORT is set but debugpy is not installed: pip install debugpy "
+            "(or scoreserver[debug]) to debug the entry script."
+        )
+        return
+    try:
+        debugpy.listen(("0.0.0.0", port))
+    except (OSError, RuntimeError) as exc:
+        logger.error("Cannot start the debugger on port %s: %s", port, exc)
+        return
+    logger.info("Debugger (debugpy) listening on port %s; attach to debug the entry script.", port)
+
+
 def run_worker(
     settings: Settings,
     sockets: list[socket.socket],
     status: Connection,
+    heartbeat: c_double,
     script: EntryScript | None = None,
 ) -> None:
     """The body of a worker process; never returns normally."""
     install_print_capture()
+    if settings.debug_port is not None:
+        attach_debugger(settings.debug_port)
     try:
         if script is None:
             script = load_script(settings)
@@ -101,6 +129,7 @@ def run_worker(
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     logger.info("Worker with pid %s ready for serving traffic", _pid())
+    heartbeat.value = time.monotonic()
     status.send(WorkerReady(pid=_pid()))
     status.close()
     config = uvicorn.Config(
@@ -112,13 +141,27 @@ def run_worker(
         log_config=None,
         server_header=False,
         date_header=True,
-        timeout_graceful_shutdown=settings.grace_period_s,
+        timeout_graceful_shutdown=settings.graceful_timeout,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    uvloop.run(_serve(uvicorn.Server(config), sockets, heartbeat))
     sys.exit(0)
 
 
-def _pid() -> int:
-    import os
+async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat: c_double) -> None:
+    """Serve until told to stop, beating the heart the supervisor watches."""
 
+    async def beat() -> None:
+        # Only a blocked event loop stops this; the supervisor then replaces the worker.
+        while True:
+            heartbeat.value = time.monotonic()
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+    task = asyncio.create_task(beat())
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        task.cancel()
+
+
+def _pid() -> int:
     return os.getpid()

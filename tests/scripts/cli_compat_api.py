@@ -10,5 +10,5 @@ def init():
 
 @rawhttp
 def run(request):
-    body = {"method": request.method, "is_aml_request": isinstance(request, AMLRequest)}
+    body = {"method": request.method, "request_type": AMLRequest.__name__}
     return AMLResponse(body, 201, {"X-Compat": "api"}, json_str=True)

@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import sys
+import time
 
 NAMES = (
     "AZUREML_MODEL_DIR",
@@ -19,6 +20,9 @@ def init():
 
 
 def run(data):
+    if data.startswith("sleep "):
+        time.sleep(float(data.removeprefix("sleep ")))
+        return {"slept": True}
     if data.startswith("import "):
         module = importlib.import_module(data.removeprefix("import "))
         return {"module": module.__name__, "value": module.VALUE}

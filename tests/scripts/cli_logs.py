@@ -16,8 +16,8 @@ def _chunks():
 
 
 def run(data):
-    print("run print")
-    print("run to stderr", file=sys.stderr)
+    print("run print", data)
+    print("run to stderr", data, file=sys.stderr)
     if data == "raise":
         raise KeyError("boom in run")
     if data == "stream":

@@ -10,5 +10,6 @@ def init():
 
 def run(data):
     seconds = float(data or 0)
+    print(f"run sleeping {seconds} in pid {os.getpid()}")
     time.sleep(seconds)
     return {"pid": os.getpid(), "slept": seconds}

@@ -4,14 +4,20 @@ import json
 import os
 import time
 
+CALLS = 0
+
 
 def init():
     pass
 
 
 def run(data):
+    global CALLS
+    CALLS += 1
     request = json.loads(data) if data else {}
     kind = request.get("kind")
+    if kind == "calls":
+        return {"calls": CALLS}
     if kind == "none":
         return None
     if kind == "unicode":

@@ -1,0 +1,183 @@
+"""Helpers for the command-line tests: reading log records, and several servers at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SERVER_VARIABLES
+from tests.integration.server import (
+    RunningServer,
+    cli_command,
+    start_server,
+    wait_until_ready,
+)
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+# `2026-11-25 15:34:45,718 I [2960] azmlinfsrv - message`
+LOG_RECORD = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?P<level>[DIWEC]) "
+    r"\[(?P<pid>\d+)\] (?P<logger>[\w.]+) - (?P<message>.*)$"
+)
+# The access line after the logger name: `POST /score 200 1.234ms 17`.
+ACCESS = re.compile(
+    r"^(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d{3})ms (?P<length>\d+|N/A)$"
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One log record: its prefix fields, and its text with any continuation lines."""
+
+    time: str
+    level: str
+    pid: int
+    logger: str
+    text: str
+
+
+def records(output: str) -> list[Record]:
+    """The log records in the output; lines without a prefix continue the record before them."""
+    found: list[Record] = []
+    for line in output.splitlines():
+        match = LOG_RECORD.match(line)
+        if match:
+            found.append(
+                Record(
+                    match["time"],
+                    match["level"],
+                    int(match["pid"]),
+                    match["logger"],
+                    match["message"],
+                )
+            )
+        elif found:
+            last = found[-1]
+            found[-1] = Record(last.time, last.level, last.pid, last.logger, f"{last.text}\n{line}")
+    return found
+
+
+def access_lines(output: str) -> list[re.Match[str]]:
+    """The access records (`METHOD path status N.NNNms length`) of the azmlinfsrv logger."""
+    lines = []
+    for line in output.splitlines():
+        match = LOG_RECORD.match(line)
+        if match and match["logger"] == "azmlinfsrv":
+            access = ACCESS.match(match["message"])
+            if access:
+                lines.append(access)
+    return lines
+
+
+@contextmanager
+def scrubbed_environ() -> Iterator[None]:
+    """No server variable from the developer's shell, for fixtures wider than one test."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in SERVER_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start one server: its arguments, extra environment and working directory."""
+
+    args: Sequence[str]
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    command: Sequence[str] | None = None
+
+
+@contextmanager
+def serving_all(*launches: Launch) -> Iterator[list[RunningServer]]:
+    """Start several servers at once, wait until each is ready, stop them all afterwards."""
+    with ExitStack() as stack:
+        servers = []
+        for launch in launches:
+            server = start_server(
+                launch.args, env=launch.env, cwd=launch.cwd, command=launch.command
+            )
+            stack.callback(server.log_path.unlink, missing_ok=True)
+            stack.callback(server.stop)
+            servers.append(server)
+        for server in servers:
+            wait_until_ready(server)
+        yield servers
+
+
+@contextmanager
+def serving_default_port(
+    args: Sequence[str], env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """A server started without --port at all, so it picks its own (5001 by contract)."""
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    log = Path(tempfile.mkstemp(prefix="scoreserver-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            cli_command(*args), stdout=sink, stderr=subprocess.STDOUT, env=full_env
+        )
+    server = RunningServer(process=process, port=5001, log_path=log)
+    try:
+        wait_until_ready(server)
+        yield server
+    finally:
+        server.stop()
+        log.unlink(missing_ok=True)
+
+
+def run_cli(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 30.0,
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the CLI expecting it to exit by itself; return the result and how long it took."""
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    started = time.monotonic()
+    result = subprocess.run(
+        cli_command(*args), env=full_env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    return result, time.monotonic() - started
+
+
+def port_is_listening(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def copy_script(name: str, destination: Path) -> Path:
+    """Copy a fixture script to destination (a file path), creating its folder."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SCRIPTS / name, destination)
+    return destination
+
+
+def bin_command(name: str) -> list[str]:
+    """A console script installed next to the Python running the tests."""
+    return [str(Path(sys.executable).parent / name)]
+
+
+def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Poll a zero-argument callable until it returns something true."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
