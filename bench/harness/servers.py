@@ -94,7 +94,7 @@ class Toolchain:
     """Where each contender's interpreter lives, and what scoreserver's CLI accepts."""
 
     scoreserver_python: str
-    reference_python: str | None
+    reference_command: str | None
     limit_python: str | None
     concurrency_flag: bool
 
@@ -121,9 +121,9 @@ def _scoreserver_argv(tools: Toolchain, c: Contender, w: Workload, port: int, wo
 
 
 def _reference_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers: int):
-    assert tools.reference_python is not None
+    assert tools.reference_command is not None
     # azmlinfsrv has no --host: its gunicorn binds 0.0.0.0; the benchmark only talks to loopback.
-    argv = [tools.reference_python, "-m", "azureml_inference_server_http"]
+    argv = [tools.reference_command]
     argv += ["--entry_script", str(WORKLOADS_DIR / f"{w.module}.py"), "--port", str(port)]
     argv += ["--worker_count", str(workers)]
     return argv, {}
@@ -274,11 +274,6 @@ def start(
             cwd=WORKLOADS_DIR,
         )
     return Server(contender, workload, workers, port, process, started_at, log_path)
-
-
-def python_of(venv: Path) -> str:
-    """The interpreter of a venv."""
-    return str(venv / "bin" / "python")
 
 
 def current_python() -> str:

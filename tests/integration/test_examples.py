@@ -31,9 +31,7 @@ def test_sklearn_example_predicts_iris_classes(tmp_path: Path) -> None:
     args = ["--entry_script", str(EXAMPLES / "sklearn" / "score.py"), "--model_dir", str(model_dir)]
     with serving(args) as server:
         client = server.client()
-        posted = client.post(
-            "/score", json={"data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}
-        )
+        posted = client.post("/score", json={"data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
         queried = client.get("/score", params={"data": "[[5.0, 3.4, 1.5, 0.2]]"})
         wrong_type = client.post("/score", content=b"{}", headers={"content-type": "text/plain"})
         swagger = client.get("/swagger.json", params={"version": "3"}).json()
