@@ -12,6 +12,7 @@ from scoreserver.openapi import SwaggerDocuments
 from scoreserver.routes import ScoreHandlers, build_router
 from scoreserver.scoring import Scorer
 from scoreserver.settings import Settings
+from scoreserver.telemetry import AppInsights
 from scoreserver.types import ASGIApp
 
 __all__ = ["create_app", "server_version_header"]
@@ -22,13 +23,19 @@ def server_version_header() -> str:
     return f"azmlinfsrv/{__version__}"
 
 
-def create_app(settings: Settings, script: EntryScript, swagger: SwaggerDocuments) -> ASGIApp:
+def create_app(
+    settings: Settings,
+    script: EntryScript,
+    swagger: SwaggerDocuments,
+    telemetry: AppInsights | None = None,
+) -> ASGIApp:
     """The whole application: routes, request ids, CORS when configured."""
     handlers = ScoreHandlers(
         script=script,
         arguments=argument_builder(script),
         scorer=Scorer(script, settings.scoring_timeout_ms, settings.concurrency),
         swagger=swagger,
+        telemetry=telemetry,
     )
     policy = RoutePolicy(
         server_version=(

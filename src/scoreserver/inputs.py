@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers
+from starlette.datastructures import URL, Headers
 
 from scoreserver.aml_request import AMLRequest
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import BadRequestError, UnsupportedMediaTypeError
+from scoreserver.request_ids import RequestIds
 from scoreserver.types import Scope
 
 __all__ = [
@@ -33,6 +34,11 @@ class IncomingRequest:
     method: str
     body: bytes
     headers: Headers
+    ids: RequestIds
+
+    def url(self) -> URL:
+        """The full URL the client asked for."""
+        return URL(scope=self.scope)
 
 
 @dataclass(slots=True)

@@ -136,21 +136,21 @@ class Endpoint:
             self._add_headers(response, ids.response_headers())
             await response(scope, receive, send)
             return
-        response = await self._respond(scope, receive, method, headers)
+        response = await self._respond(scope, receive, method, headers, ids)
         self._add_headers(response, ids.response_headers())
         await response(scope, receive, send)
         if self.access_log:
             self._log_access(scope, method, response, start)
 
     async def _respond(
-        self, scope: Scope, receive: Receive, method: str, headers: Headers
+        self, scope: Scope, receive: Receive, method: str, headers: Headers, ids: RequestIds
     ) -> Response:
         """The handler's response; any failure becomes a JSON error, never a stack trace."""
         try:
             if self.protected and not self.policy.authorized(scope):
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
             body = await read_body(receive, headers, self.policy.max_body_bytes)
-            return await self.handler(IncomingRequest(scope, method, body, headers))
+            return await self.handler(IncomingRequest(scope, method, body, headers, ids))
         except ClientError as exc:
             response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
             if isinstance(exc, UnauthorizedError):

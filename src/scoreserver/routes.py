@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
@@ -17,12 +19,13 @@ from scoreserver.errors import (
     ScoreServerError,
     ScoringError,
 )
-from scoreserver.inputs import ArgumentBuilder, IncomingRequest
+from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, to_response
 from scoreserver.scoring import Scorer
+from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 
 __all__ = ["ScoreHandlers", "build_router", "liveness"]
 
@@ -36,6 +39,26 @@ async def liveness(request: IncomingRequest) -> Response:
     return Response(_HEALTHY, media_type="text/html")
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A /score response and, for telemetry, what went into and came out of run()."""
+
+    response: Response
+    model_input: Any = None
+    prediction: Any = None
+    error: BaseException | None = None
+
+
+def _input_of(arguments: RunArguments | None) -> Any:
+    """run()'s input as telemetry records it: the single argument, or the keyword arguments."""
+    if arguments is None:
+        return None
+    if arguments.args and not arguments.kwargs:
+        first = arguments.args[0]
+        return first if isinstance(first, str | bytes | dict | list) else repr(first)
+    return {k: v for k, v in arguments.kwargs.items() if k != "request_headers"}
+
+
 @dataclass(frozen=True)
 class ScoreHandlers:
     """The /score and /swagger.json handlers for one loaded script."""
@@ -44,6 +67,7 @@ class ScoreHandlers:
     arguments: ArgumentBuilder
     scorer: Scorer
     swagger: SwaggerDocuments
+    telemetry: AppInsights | None = None
 
     async def score(self, request: IncomingRequest) -> Response:
         """Call run() with the request and answer with its result."""
@@ -52,6 +76,29 @@ class ScoreHandlers:
             return error_response(405, MethodNotAllowedError().message, RUN_FAILED_FALSE)
         if request.method == "OPTIONS" and not raw:
             return Response(b"", media_type="text/html", headers=RUN_FAILED_FALSE)
+        if self.telemetry is None:
+            return (await self._score(request)).response
+        started_ns, started = now_ns(), time.perf_counter()
+        outcome = await self._score(request)
+        self.telemetry.record(
+            ScoringRecord(
+                method=request.method,
+                path=request.scope["path"],
+                url=str(request.url()),
+                status_code=outcome.response.status_code,
+                start_ns=started_ns,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                request_id=request.ids.request_id or "",
+                client_request_id=request.ids.client_request_id or "",
+                model_input=outcome.model_input,
+                prediction=outcome.prediction,
+                error=outcome.error,
+            )
+        )
+        return outcome.response
+
+    async def _score(self, request: IncomingRequest) -> _Outcome:
+        arguments: RunArguments | None = None
         try:
             arguments = self.arguments(request)
             result = await self.scorer.score(arguments)
@@ -59,23 +106,24 @@ class ScoreHandlers:
                 logger.info("run() output is HTTP Response")
             response = to_response(result.value)
         except ClientError as exc:
-            return error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+            return _Outcome(error_response(exc.status_code, exc.message, RUN_FAILED_FALSE))
         except ScoringError as exc:
-            failed = "False" if isinstance(exc, ResponseEncodingError) else "True"
-            if isinstance(exc, ResponseEncodingError):
+            encoding = isinstance(exc, ResponseEncodingError)
+            if encoding:
                 log_exception(exc.__cause__ or exc)
-            return error_response(
-                exc.status_code, exc.message, {"x-ms-run-function-failed": failed}
-            )
+            failed = {"x-ms-run-function-failed": "False" if encoding else "True"}
+            response = error_response(exc.status_code, exc.message, failed)
+            return _Outcome(response, _input_of(arguments), error=exc.__cause__ or exc)
         except ScoreServerError as exc:
             log_exception(exc)
-            return error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+            response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+            return _Outcome(response, _input_of(arguments), error=exc)
         response.raw_headers[0:0] = [
             (b"x-ms-run-function-failed", b"True" if response.status_code >= 500 else b"False"),
             (b"x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}".encode()),
         ]
         _move_content_headers_first(response)
-        return response
+        return _Outcome(response, _input_of(arguments), result.value)
 
     async def swagger_json(self, request: IncomingRequest) -> Response:
         """GET /swagger.json[?version=...]: the API description."""

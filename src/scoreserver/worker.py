@@ -21,6 +21,7 @@ from scoreserver.errors import EntryScriptError
 from scoreserver.logs import install_print_capture
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.settings import Settings
+from scoreserver.telemetry import start_telemetry
 
 __all__ = ["WorkerFailed", "WorkerReady", "load_script", "run_worker"]
 
@@ -110,6 +111,7 @@ def run_worker(
 ) -> None:
     """The body of a worker process; never returns normally."""
     install_print_capture()
+    telemetry = start_telemetry(settings)
     if settings.debug_port is not None:
         attach_debugger(settings.debug_port)
     try:
@@ -121,7 +123,7 @@ def run_worker(
         status.send(WorkerFailed(pid=_pid(), message=exc.message))
         status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
-    app = create_app(settings, script, swagger)
+    app = create_app(settings, script, swagger, telemetry)
     if settings.cors_origin_list:
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
@@ -144,6 +146,8 @@ def run_worker(
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
     uvloop.run(_serve(uvicorn.Server(config), sockets, heartbeat))
+    if telemetry is not None:
+        telemetry.close()
     sys.exit(0)
 
 

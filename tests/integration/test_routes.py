@@ -48,9 +48,15 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def calls(client: httpx.Client) -> int:
-    """How many times run() has been called so far (this call excluded)."""
-    return int(client.post("/score", content=b'{"kind": "calls"}').json()["calls"]) - 1
+def counted(client: httpx.Client, method: str, path: str) -> tuple[httpx.Response, int]:
+    """The response to one request, and how many times run() was called to produce it."""
+
+    def total() -> int:
+        return int(client.post("/score", content=b'{"kind": "calls"}').json()["calls"])
+
+    before = total()
+    response = client.request(method, path, content=b"{}" if method != "HEAD" else None)
+    return response, total() - before - 1  # the second count is a run() call too
 
 
 # --- GET / and HEAD / ------------------------------------------------------------------------
@@ -118,20 +124,22 @@ def test_liveness_answers_only_once_init_is_done(tmp_path: Path) -> None:
         server.log_path.unlink(missing_ok=True)
 
 
-def test_liveness_answers_fast_while_run_is_busy(server: RunningServer) -> None:
+def test_liveness_answers_fast_while_run_is_busy(server: RunningServer, tmp_path: Path) -> None:
     """better: the probe does not queue behind a long run()."""
+    started_marker = tmp_path / "run-started"
+    request = {"kind": "sleep", "seconds": 2, "started": str(started_marker)}
     busy: dict[str, httpx.Response] = {}
 
     def score_slowly() -> None:
-        busy["response"] = httpx.post(
-            server.url + "/score", content=b'{"kind": "sleep", "seconds": 2}', timeout=30
-        )
+        busy["response"] = httpx.post(server.url + "/score", json=request, timeout=30)
 
     worker = threading.Thread(target=score_slowly)
     started = time.monotonic()
     worker.start()
     try:
-        time.sleep(0.3)  # let run() start sleeping; the assertion below is about the probe
+        while not started_marker.exists():  # run() is busy from here on
+            assert time.monotonic() - started < 10, "run() never started"
+            time.sleep(0.01)
         with server.client() as http:
             probe_times = []
             for _ in range(3):
@@ -153,11 +161,10 @@ def test_liveness_answers_fast_while_run_is_busy(server: RunningServer) -> None:
 
 
 def test_get_score_calls_run(client: httpx.Client) -> None:
-    before = calls(client)
-    response = client.get("/score")
+    response, runs = counted(client, "GET", "/score")
+    assert runs == 1
     assert response.status_code == 200
     assert response.content == b'{"echo": {}}'
-    assert calls(client) == before + 1
 
 
 def test_post_score_calls_run(client: httpx.Client) -> None:
@@ -168,8 +175,8 @@ def test_post_score_calls_run(client: httpx.Client) -> None:
 
 
 def test_options_score_is_an_empty_200_without_calling_run(client: httpx.Client) -> None:
-    before = calls(client)
-    response = client.options("/score")
+    response, runs = counted(client, "OPTIONS", "/score")
+    assert runs == 0
     assert response.status_code == 200
     assert response.content == b""
     assert response.headers["content-type"] == "text/html; charset=utf-8"
@@ -178,12 +185,11 @@ def test_options_score_is_an_empty_200_without_calling_run(client: httpx.Client)
     assert UUID4.match(response.headers["x-request-id"])
     assert "x-ms-run-fn-exec-ms" not in response.headers
     assert "allow" not in response.headers
-    assert calls(client) == before
 
 
 def test_head_score_is_a_405_from_the_score_handler(client: httpx.Client) -> None:
-    before = calls(client)
-    response = client.head("/score")
+    response, runs = counted(client, "HEAD", "/score")
+    assert runs == 0
     assert response.status_code == 405
     assert response.content == b""
     assert response.headers["content-type"] == "application/json"
@@ -191,16 +197,14 @@ def test_head_score_is_a_405_from_the_score_handler(client: httpx.Client) -> Non
     assert response.headers["x-ms-run-function-failed"] == "False"
     assert response.headers["x-ms-server-version"] == SERVER_VERSION
     assert UUID4.match(response.headers["x-request-id"])
-    assert calls(client) == before
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_on_score_are_a_bare_json_405(client: httpx.Client, method: str) -> None:
-    before = calls(client)
-    response = client.request(method, "/score", content=b'{"kind": "int"}')
+    response, runs = counted(client, method, "/score")
+    assert runs == 0
     assert_json_error(response, 405, ROUTER_405_BODY)
     assert_bare(response)
-    assert calls(client) == before
 
 
 # --- unknown paths ----------------------------------------------------------------------------

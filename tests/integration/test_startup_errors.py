@@ -93,9 +93,3 @@ def test_failing_init_with_several_workers_still_exits_3_promptly(tmp_path: Path
     assert "RuntimeError: boom in init" in output
     assert elapsed < PROMPT_S
     assert not port_is_listening(port)
-
-
-def test_failure_output_still_shows_the_banner_first(tmp_path: Path) -> None:
-    code, output, _, _ = _start(SCRIPTS / "cli_init_raises.py", tmp_path)
-    assert code == SCRIPT_FAILURE_EXIT
-    assert output.index("Server Settings") < output.index("RuntimeError: boom in init")

@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 CALLS = 0
 
@@ -59,6 +60,8 @@ def run(data):
     if kind == "exit":
         raise SystemExit(1)
     if kind == "sleep":
+        if "started" in request:  # tells a test that run() is now busy
+            Path(request["started"]).touch()
         time.sleep(request["seconds"])
         return {"slept": request["seconds"]}
     if kind == "pid":
