@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -40,17 +41,23 @@ ACCESS = re.compile(
 
 @dataclass(frozen=True)
 class Record:
-    """One log record: its prefix fields, and its text with any continuation lines."""
+    """One log record: its prefix fields, its first line, and the lines that follow it."""
 
     time: str
     level: str
     pid: int
     logger: str
     text: str
+    more: tuple[str, ...] = ()
+
+    @property
+    def full(self) -> str:
+        """The first line and every unprefixed line after it (tracebacks, stray output)."""
+        return "\n".join((self.text, *self.more))
 
 
 def records(output: str) -> list[Record]:
-    """The log records in the output; lines without a prefix continue the record before them."""
+    """The log records in the output, each with the unprefixed lines that follow it."""
     found: list[Record] = []
     for line in output.splitlines():
         match = LOG_RECORD.match(line)
@@ -66,7 +73,7 @@ def records(output: str) -> list[Record]:
             )
         elif found:
             last = found[-1]
-            found[-1] = Record(last.time, last.level, last.pid, last.logger, f"{last.text}\n{line}")
+            found[-1] = dataclasses.replace(last, more=(*last.more, line))
     return found
 
 

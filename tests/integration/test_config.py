@@ -158,11 +158,11 @@ def test_unknown_config_keys_give_one_warning_naming_them(tmp_path: Path) -> Non
         found = records(server.output())
     # The known key still applies.
     assert message == "Scoring timeout after 300 ms"
-    mentioning = [r for r in found if "NOT_A_SETTING" in r.text or "ALSO_UNKNOWN" in r.text]
+    mentioning = [r for r in found if "NOT_A_SETTING" in r.full or "ALSO_UNKNOWN" in r.full]
     assert len(mentioning) == 1, mentioning
     assert mentioning[0].level == "W"
-    assert "NOT_A_SETTING" in mentioning[0].text
-    assert "ALSO_UNKNOWN" in mentioning[0].text
+    assert "NOT_A_SETTING" in mentioning[0].full
+    assert "ALSO_UNKNOWN" in mentioning[0].full
 
 
 def test_known_config_keys_give_no_warning(tmp_path: Path) -> None:

@@ -46,8 +46,8 @@ def _score(server: RunningServer, body: str) -> bytes:
     return response.content
 
 
-def _wait_for_access(server: RunningServer, marker: str) -> str:
-    """The output once the access line of the request `POST /score` with this body is there."""
+def _wait_for_print(server: RunningServer, marker: str) -> str:
+    """The output once run() has printed for the request whose body is marker."""
     return server.wait_for_output(f"run print {marker}")
 
 
@@ -110,7 +110,7 @@ def test_print_in_init_is_logged_once_as_azmlinfsrv_print(logs_server: RunningSe
 
 def test_print_in_run_is_logged_once_as_azmlinfsrv_print(logs_server: RunningServer) -> None:
     _score(logs_server, "printing")
-    output = _wait_for_access(logs_server, "printing")
+    output = _wait_for_print(logs_server, "printing")
     prints = [r for r in records(output) if "run print printing" in r.text]
     assert [(r.logger, r.level, r.text) for r in prints] == [
         ("azmlinfsrv.print", "I", "run print printing")
@@ -125,7 +125,7 @@ def test_print_to_stderr_is_left_alone(logs_server: RunningServer) -> None:
     assert lines.count("init to stderr") == 1
     assert lines.count("run to stderr stderr") == 1
     assert not any(
-        r.logger == "azmlinfsrv.print" and "stderr" in r.text for r in records("\n".join(lines))
+        r.logger == "azmlinfsrv.print" and "to stderr" in r.text for r in records("\n".join(lines))
     )
 
 
@@ -170,15 +170,15 @@ def test_run_exception_traceback_is_logged(logs_server: RunningServer) -> None:
     response = logs_server.client().post("/score", content=b"raise")
     wait_until(lambda: len(access_lines(logs_server.output())) > before)
     line = access_lines(logs_server.output())[before]
-    errors = [r for r in records(logs_server.output()) if "boom in run" in r.text]
+    errors = [r for r in records(logs_server.output()) if "boom in run" in r.full]
     assert response.status_code == 500
     assert "Traceback" not in response.text
     assert (line["status"], line["length"]) == ("500", str(len(response.content)))
     assert len(errors) == 1
     assert errors[0].level == "E"
     assert errors[0].logger == "azmlinfsrv"
-    assert "Traceback (most recent call last):" in errors[0].text
-    assert "KeyError: 'boom in run'" in errors[0].text
+    assert "Traceback (most recent call last):" in errors[0].full
+    assert "KeyError: 'boom in run'" in errors[0].full
 
 
 # ---------------------------------------------------------------------------------------------
