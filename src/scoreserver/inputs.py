@@ -119,7 +119,11 @@ class SchemaInput:
         for param in self.script.parameters:
             if param.name in values:
                 kwargs[param.name] = values[param.name]
-            elif param.default is param.empty:
+            elif param.default is not param.empty:
+                # Passed explicitly: inference-schema's decorator expects every parameter it
+                # declares to be present, so leaving a defaulted one out would crash it.
+                kwargs[param.name] = param.default
+            else:
                 raise BadRequestError(f"A value is not provided for the {param.name!r} parameter.")
         return RunArguments(kwargs=kwargs)
 
@@ -203,7 +207,7 @@ def headers_as_dict(headers: Headers) -> dict[str, str]:
     merged: dict[str, str] = {}
     for name, value in headers.items():
         key = name.title()
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
     return merged
 
 
