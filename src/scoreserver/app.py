@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.middleware.cors import CORSMiddleware
-
 from scoreserver._version import __version__
+from scoreserver.cors import CorsPolicy
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
 from scoreserver.middleware import RoutePolicy
@@ -45,12 +44,6 @@ def create_app(
         ),
         max_body_bytes=settings.max_request_body_bytes,
         auth_header=f"Bearer {settings.auth_key}".encode() if settings.auth_key else None,
+        cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
     )
-    app: ASGIApp = build_router(handlers, policy)
-    origins = settings.cors_origin_list
-    if origins:
-        # Requested headers are echoed back, as the reference's CORS layer does.
-        app = CORSMiddleware(
-            app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"]
-        )
-    return app
+    return build_router(handlers, policy)

@@ -168,7 +168,6 @@ def wsgi_environ(request: IncomingRequest) -> dict[str, Any]:
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
         "REMOTE_ADDR": str(client[0]),
         "REMOTE_PORT": str(client[1]),
-        "CONTENT_LENGTH": str(len(request.body)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": io.BytesIO(request.body),
@@ -184,6 +183,7 @@ def wsgi_environ(request: IncomingRequest) -> dict[str, Any]:
             environ["CONTENT_TYPE"] = value
             continue
         if name == "CONTENT_LENGTH":
+            environ["CONTENT_LENGTH"] = value
             continue
         key = f"HTTP_{name}"
         environ[key] = f"{environ[key]},{value}" if key in environ else value

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
 
+from scoreserver.cors import CorsPolicy
 from scoreserver.errors import (
     INTERNAL_ERROR_MESSAGE,
     ClientError,
@@ -82,6 +83,7 @@ class RoutePolicy:
     """The x-ms-server-version value, or None when that header is turned off."""
     max_body_bytes: int
     auth_header: bytes | None = None
+    cors: CorsPolicy | None = None
     """The exact Authorization header value required, when a key is configured."""
 
     def authorized(self, scope: Scope) -> bool:
@@ -129,15 +131,15 @@ class Endpoint:
         try:
             ids = RequestIds.from_headers(headers)
         except HeaderTooLargeError as exc:
-            await self._too_large(exc)(scope, receive, send)
+            await self._too_large(exc, method, headers)(scope, receive, send)
             return
         if method == "OPTIONS" and self.auto_options:
             response = Response(b"", media_type="text/html", headers={"Allow": self._allow()})
-            self._add_headers(response, ids.response_headers())
+            self._add_headers(response, ids.response_headers(), method, headers)
             await response(scope, receive, send)
             return
         response = await self._respond(scope, receive, method, headers, ids)
-        self._add_headers(response, ids.response_headers())
+        self._add_headers(response, ids.response_headers(), method, headers)
         await response(scope, receive, send)
         if self.access_log:
             self._log_access(scope, method, response, start)
@@ -163,13 +165,21 @@ class Endpoint:
     def _allow(self) -> str:
         return ", ".join(sorted(self.methods | {"OPTIONS"}, key=lambda m: _METHOD_ORDER.get(m, 9)))
 
-    def _too_large(self, exc: HeaderTooLargeError) -> Response:
+    def _too_large(self, exc: HeaderTooLargeError, method: str, headers: Headers) -> Response:
         response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
         extra = [] if exc.request_id is None else [(b"x-request-id", exc.request_id.encode())]
-        self._add_headers(response, extra)
+        self._add_headers(response, extra, method, headers)
         return response
 
-    def _add_headers(self, response: Response, extra: Iterable[tuple[bytes, bytes]]) -> None:
+    def _add_headers(
+        self,
+        response: Response,
+        extra: Iterable[tuple[bytes, bytes]],
+        method: str,
+        headers: Headers,
+    ) -> None:
+        if self.policy.cors is not None:
+            response.raw_headers.extend(self.policy.cors.headers_for(method, headers))
         if self.policy.server_version is not None:
             response.raw_headers.append((b"x-ms-server-version", self.policy.server_version))
         response.raw_headers.extend(extra)

@@ -15,6 +15,7 @@ from scoreserver.errors import ResponseEncodingError
 __all__ = ["encode_json", "error_response", "to_response"]
 
 JSON_MEDIA_TYPE = "application/json"
+_NO_BODY = frozenset({204, 304})
 
 
 def _encode_extra(obj: Any) -> Any:
@@ -76,6 +77,10 @@ def _from_werkzeug(response: WerkzeugResponse) -> Response:
         )
         streamed.raw_headers = headers
         return streamed
+    if response.status_code in _NO_BODY or 100 <= response.status_code < 200:
+        bare = Response(b"", status_code=response.status_code)
+        bare.raw_headers = [h for h in headers if h[0] != b"content-length"]
+        return bare
     plain = Response(response.get_data(), status_code=response.status_code)
     plain.raw_headers = headers
     return plain

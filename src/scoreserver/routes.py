@@ -118,6 +118,9 @@ class ScoreHandlers:
             log_exception(exc)
             response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
             return _Outcome(response, _input_of(arguments), error=exc)
+        response.raw_headers = [
+            h for h in response.raw_headers if h[0] != b"x-ms-run-function-failed"
+        ]
         response.raw_headers[0:0] = [
             (b"x-ms-run-function-failed", b"True" if response.status_code >= 500 else b"False"),
             (b"x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}".encode()),
@@ -175,4 +178,4 @@ def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> Router:
             Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
         ),
     ]
-    return Router(routes=routes, default=not_found)
+    return Router(routes=routes, default=not_found, redirect_slashes=False)

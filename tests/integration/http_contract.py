@@ -101,8 +101,13 @@ def raw_exchange(
     headers: Sequence[tuple[str | bytes, str | bytes]] = (),
     body: bytes | None = None,
     timeout: float = 30.0,
+    content_length: bool = True,
 ) -> RawResponse:
-    """Send one request byte for byte (Connection: close) and read the whole response."""
+    """Send one request byte for byte (Connection: close) and read the whole response.
+
+    A Content-Length is added for a body unless content_length is False (the body is then sent
+    as given, e.g. already chunk-encoded).
+    """
 
     def as_bytes(value: str | bytes) -> bytes:
         return value if isinstance(value, bytes) else value.encode("latin-1")
@@ -110,7 +115,7 @@ def raw_exchange(
     lines = [f"{method} {path} HTTP/1.1".encode(), f"Host: 127.0.0.1:{port}".encode()]
     lines += [as_bytes(name) + b": " + as_bytes(value) for name, value in headers]
     lines.append(b"Connection: close")
-    if body is not None:
+    if body is not None and content_length:
         lines.append(f"Content-Length: {len(body)}".encode())
     request = b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

@@ -8,8 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.http_contract import SERVER_VERSION, UUID4, raw_exchange, script_server
-from tests.integration.server import RunningServer
+from tests.integration.http_contract import (
+    SERVER_VERSION,
+    UUID4,
+    raw_exchange,
+    script,
+    script_server,
+)
+from tests.integration.server import RunningServer, free_port, run_to_exit
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +113,11 @@ def test_post_chunked_body(echo: RunningServer) -> None:
         "POST",
         "/score",
         headers=[("Transfer-Encoding", "chunked")],
-        body=None,
+        body=b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+        content_length=False,
     )
     assert response.status == 200
-    assert response.body == b'""'
-
-    chunked = raw_exchange(
-        echo.port,
-        "POST",
-        "/score",
-        headers=[("Transfer-Encoding", "chunked"), ("Content-Type", "text/plain")],
-        body=None,
-    )
-    assert chunked.status == 200
+    assert response.body == b'"hello"'
 
 
 def test_post_invalid_utf8_is_a_400(client: httpx.Client) -> None:
@@ -237,3 +235,34 @@ def test_async_run_gets_the_query_on_get(async_server: RunningServer) -> None:
     response = httpx.get(async_server.url + "/score?x=1")
     assert response.status_code == 200
     assert response.json() == {"async": True, "data": '{"x": 1}'}
+
+
+# --- run() signatures the server refuses ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script_name", "message"),
+    [
+        ("http_run_no_args.py", "run() needs to accept an argument for input data."),
+        (
+            "http_run_only_headers.py",
+            'run() needs to accept an argument other than "request_headers".',
+        ),
+        (
+            "http_run_var_args.py",
+            "run() cannot accept positional-only arguments, *args, or **kwargs.",
+        ),
+        (
+            "http_run_var_kwargs.py",
+            "run() cannot accept positional-only arguments, *args, or **kwargs.",
+        ),
+        (
+            "http_run_positional_only.py",
+            "run() cannot accept positional-only arguments, *args, or **kwargs.",
+        ),
+    ],
+)
+def test_unusable_run_signature_stops_the_server(script_name: str, message: str) -> None:
+    result = run_to_exit(["--entry_script", script(script_name), "--port", str(free_port())])
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr

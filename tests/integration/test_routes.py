@@ -149,7 +149,9 @@ def test_liveness_answers_fast_while_run_is_busy(server: RunningServer, tmp_path
                 assert response.status_code == 200
                 assert response.content == b"Healthy"
         assert "response" not in busy, "run() finished too early for the test to mean anything"
-        assert max(probe_times) < 0.05, probe_times
+        # milliseconds, where the reference makes the probe wait for run()'s two seconds
+        assert sorted(probe_times)[1] < 0.05, probe_times
+        assert max(probe_times) < 0.1, probe_times
     finally:
         worker.join(timeout=30)
     assert busy["response"].status_code == 200
@@ -367,3 +369,24 @@ def test_service_path_prefix_does_not_change_routing(
     server, _ = configured
     assert httpx.post(server.url + "/api/v1/score", content=b"x").status_code == 404
     assert httpx.post(server.url + "/score", content=b"x").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def swagger2_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """hello.py with only a swagger2.json (no swagger.json) in AML_APP_ROOT."""
+    app_root = tmp_path_factory.mktemp("approot2")
+    (app_root / "swagger2.json").write_text('{"swagger": "2.0", "from": "swagger2.json"}', "utf-8")
+    with script_server("hello.py", env={"AML_APP_ROOT": str(app_root)}) as running:
+        yield running
+
+
+def test_user_swagger2_json_is_served_for_version_2(swagger2_root: RunningServer) -> None:
+    response = httpx.get(swagger2_root.url + "/swagger.json?version=2")
+    assert response.status_code == 200
+    assert response.content == b'{"swagger": "2.0", "from": "swagger2.json"}'
+
+
+def test_versions_without_a_user_file_are_generated(swagger2_root: RunningServer) -> None:
+    document = httpx.get(swagger2_root.url + "/swagger.json?version=3").json()
+    assert document["openapi"] == "3.0.3"
+    assert document["info"]["title"] == "ML service"

@@ -43,6 +43,8 @@ def run(request):
         }
     if mode == "stream":
         return {"stream": request.stream.read().decode("utf-8")}
+    if mode == "text":
+        return {"text": request.get_data(as_text=True)}
     if mode == "response":
         return AMLResponse({"created": True}, 201, {"X-Raw": "yes"}, json_str=True)
     if mode == "raise":
