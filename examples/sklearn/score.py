@@ -15,7 +15,9 @@ SAMPLE_OUTPUT = np.array([0])
 
 def init():
     global model
-    model_dir = os.environ.get("AZUREML_MODEL_DIR", os.path.join(os.path.dirname(__file__), "model"))
+    model_dir = os.environ.get(
+        "AZUREML_MODEL_DIR", os.path.join(os.path.dirname(__file__), "model")
+    )
     model = joblib.load(os.path.join(model_dir, "model.joblib"))
 
 

@@ -171,6 +171,8 @@ def wsgi_environ(request: IncomingRequest) -> dict[str, Any]:
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": io.BytesIO(request.body),
+        # The body is already read in full, so werkzeug may read a chunked one to its end.
+        "wsgi.input_terminated": True,
         "wsgi.errors": io.StringIO(),
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,18 +13,11 @@ from scoreserver.entry_script import EntryScript
 from scoreserver.errors import RunFunctionError, ScoringTimeoutError
 from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
+from scoreserver.run_threads import CallExited, RunThreads, Timed
 
 __all__ = ["ScoreResult", "Scorer"]
 
 logger = logging.getLogger("azmlinfsrv")
-
-# Threads abandoned by a timed-out run() keep running until run() returns; these spare threads
-# let new requests be served meanwhile instead of queueing behind them.
-SPARE_THREADS = 16
-
-
-class _RunExited(Exception):
-    """run() raised SystemExit or KeyboardInterrupt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +37,7 @@ class Scorer:
         self._timeout_ms = timeout_ms
         self._timeout_s = timeout_ms / 1000
         self._slots = asyncio.Semaphore(concurrency)
-        self.executor = ThreadPoolExecutor(
-            max_workers=concurrency + SPARE_THREADS, thread_name_prefix="run"
-        )
+        self._threads = RunThreads()
 
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
@@ -58,11 +48,10 @@ class Scorer:
             return await self._timed(arguments)
 
     async def _timed(self, arguments: RunArguments) -> ScoreResult:
-        start = time.perf_counter()
         deadline = asyncio.timeout(self._timeout_s)
         try:
             async with deadline:
-                value = await self._call(arguments)
+                timed = await self._call(arguments)
         except TimeoutError as exc:
             if not deadline.expired():  # run() itself raised TimeoutError
                 log_exception(exc)
@@ -74,27 +63,22 @@ class Scorer:
             )
             raise ScoringTimeoutError(self._timeout_ms) from exc
         except Exception as exc:
-            log_exception((exc.__cause__ or exc) if isinstance(exc, _RunExited) else exc)
+            log_exception((exc.__cause__ or exc) if isinstance(exc, CallExited) else exc)
             raise RunFunctionError() from exc
-        return ScoreResult(value, (time.perf_counter() - start) * 1000)
+        return ScoreResult(timed.value, timed.elapsed_ms)
 
-    async def _call(self, arguments: RunArguments) -> Any:
-        if self._is_async:
-            try:
-                return await self._run(*arguments.args, **arguments.kwargs)
-            except (SystemExit, KeyboardInterrupt) as exc:
-                raise _RunExited() from exc
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._sync_call, arguments)
-
-    def _sync_call(self, arguments: RunArguments) -> Any:
+    async def _call(self, arguments: RunArguments) -> Timed:
+        args, kwargs = arguments.args, arguments.kwargs
+        if not self._is_async:
+            return await self._threads.submit(lambda: self._run(*args, **kwargs))
+        start = time.perf_counter()
         try:
-            return self._run(*arguments.args, **arguments.kwargs)
+            value = await self._run(*args, **kwargs)
         except (SystemExit, KeyboardInterrupt) as exc:
-            # Raised out of a thread these would stop the event loop; for the client they are
-            # just a run() that failed.
-            raise _RunExited() from exc
+            # Out of a task these would stop the event loop; for the client run() just failed.
+            raise CallExited() from exc
+        return Timed(value, (time.perf_counter() - start) * 1000)
 
     def close(self) -> None:
-        """Stop accepting work; threads still in run() are not waited for."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the idle threads; threads still in run() are not waited for."""
+        self._threads.close()

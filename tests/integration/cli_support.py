@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from tests.conftest import SERVER_VARIABLES
 from tests.integration.server import (
     RunningServer,
     cli_command,
-    start_server,
     wait_until_ready,
 )
 
@@ -96,33 +95,6 @@ def scrubbed_environ() -> Iterator[None]:
         for name in SERVER_VARIABLES:
             patch.delenv(name, raising=False)
         yield
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How to start one server: its arguments, extra environment and working directory."""
-
-    args: Sequence[str]
-    env: Mapping[str, str] | None = None
-    cwd: Path | None = None
-    command: Sequence[str] | None = None
-
-
-@contextmanager
-def serving_all(*launches: Launch) -> Iterator[list[RunningServer]]:
-    """Start several servers at once, wait until each is ready, stop them all afterwards."""
-    with ExitStack() as stack:
-        servers = []
-        for launch in launches:
-            server = start_server(
-                launch.args, env=launch.env, cwd=launch.cwd, command=launch.command
-            )
-            stack.callback(server.log_path.unlink, missing_ok=True)
-            stack.callback(server.stop)
-            servers.append(server)
-        for server in servers:
-            wait_until_ready(server)
-        yield servers
 
 
 @contextmanager

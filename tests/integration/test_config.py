@@ -76,11 +76,15 @@ def test_config_file_beats_default(tmp_path: Path) -> None:
 
 
 def test_environment_beats_default(tmp_path: Path) -> None:
-    env = {"WORKER_COUNT": "2", "WORKER_TIMEOUT": "42"}
+    env = {"WORKER_COUNT": "2", "WORKER_TIMEOUT": "42", "AZUREML_MODEL_DIR": "/tmp/mdl"}
     with serving(["--entry_script", str(ENVIRONMENT)], env=env, cwd=tmp_path) as server:
+        report = server.client().post("/score", content=b"env").json()
         output = server.output()
     assert "\nWorker Count: 2\n" in output
     assert "\nWorker Timeout (seconds): 42\n" in output
+    assert "\nModel Directory: /tmp/mdl\n" in output
+    assert "AZUREML_MODEL_DIR' has not been set" not in output
+    assert report["env"]["AZUREML_MODEL_DIR"] == "/tmp/mdl"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,9 +63,16 @@ def test_every_log_line_has_the_reference_format_in_utc(logs_server: RunningServ
         stamp = dt.datetime.strptime(match["time"], "%Y-%m-%d %H:%M:%S,%f")
         # Asia/Kolkata is 5 h 30 min from UTC: a local-time stamp would be far off.
         assert abs((now - stamp).total_seconds()) < 120, line
-    worker_lines = [
-        r for r in records(logs_server.output()) if r.logger == "azmlinfsrv.user_script"
+    # After the banner, every line is a record, apart from what the script wrote to stderr.
+    output = logs_server.output()
+    after_banner = output[output.index("/score\n") + len("/score\n") :].splitlines()
+    stray = [
+        line
+        for line in after_banner
+        if line and not LOG_RECORD.match(line) and "to stderr" not in line
     ]
+    assert stray == []
+    worker_lines = [r for r in records(output) if r.logger == "azmlinfsrv.user_script"]
     assert any(r.text.startswith("Found user script at ") for r in worker_lines)
     assert all(r.level == "I" for r in worker_lines)
 

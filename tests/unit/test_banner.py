@@ -1,0 +1,117 @@
+"""The start-up banner: the reference's text for given settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoreserver import __version__
+from scoreserver.banner import render_banner
+from scoreserver.settings import Settings, known_keys
+
+SCRIPT = Path("/srv/app/score.py")
+
+
+@pytest.fixture(autouse=True)
+def no_setting_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in known_keys():
+        monkeypatch.delenv(name, raising=False)
+
+
+def _rows(text: str) -> dict[str, str]:
+    rows = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(": ")
+        if sep:
+            rows[name] = value
+    return rows
+
+
+def test_default_banner_is_the_reference_text() -> None:
+    text = render_banner(Settings(entry_script=SCRIPT, port=5301))
+    assert text == (
+        "\n"
+        f"Azure ML Inferencing HTTP server v{__version__}\n"
+        "\n"
+        "\n"
+        "Server Settings\n"
+        "---------------\n"
+        "Entry Script Name: /srv/app/score.py\n"
+        "Model Directory: None\n"
+        "Config File: None\n"
+        "Worker Count: 1\n"
+        "Worker Timeout (seconds): None\n"
+        "Server Port: 5301\n"
+        "Health Port: 5301\n"
+        "Application Insights Enabled: false\n"
+        "Application Insights Key: None\n"
+        f"Inferencing HTTP server version: azmlinfsrv/{__version__}\n"
+        "CORS for the specified origins: None\n"
+        "Create dedicated endpoint for health: None\n"
+        "\n"
+        "\n"
+        "Server Routes\n"
+        "---------------\n"
+        "Liveness Probe: GET   127.0.0.1:5301/\n"
+        "Score:          POST  127.0.0.1:5301/score\n"
+        "\n"
+    )
+
+
+def test_rows_show_the_configured_values() -> None:
+    settings = Settings(
+        entry_script=SCRIPT,
+        model_dir="model",
+        config_file=Path("/srv/app/config.json"),
+        worker_count=4,
+        worker_timeout=77,
+        port=6001,
+    )
+    rows = _rows(render_banner(settings))
+    assert rows["Model Directory"] == "model"
+    assert rows["Config File"] == "/srv/app/config.json"
+    assert rows["Worker Count"] == "4"
+    assert rows["Worker Timeout (seconds)"] == "77"
+    assert rows["Server Port"] == "6001"
+
+
+def test_separate_health_endpoint_moves_the_probe_to_the_health_port() -> None:
+    settings = Settings(
+        entry_script=SCRIPT, port=6001, health_port=6002, separate_health_endpoint=True
+    )
+    text = render_banner(settings)
+    rows = _rows(text)
+    assert rows["Health Port"] == "6002"
+    assert rows["Create dedicated endpoint for health"] == "true"
+    assert "Liveness Probe: GET   127.0.0.1:6002/\n" in text
+    assert "Score:          POST  127.0.0.1:6001/score\n" in text
+
+
+def test_health_port_is_the_main_port_without_the_separate_endpoint() -> None:
+    text = render_banner(Settings(entry_script=SCRIPT, port=6001, health_port=6002))
+    assert _rows(text)["Health Port"] == "6001"
+    assert "Liveness Probe: GET   127.0.0.1:6001/\n" in text
+
+
+def test_appinsights_key_is_never_shown() -> None:
+    key = "12345678-1234-1234-1234-123456789abc"
+    text = render_banner(
+        Settings(entry_script=SCRIPT, appinsights_enabled=True, appinsights_key=key)
+    )
+    rows = _rows(text)
+    assert rows["Application Insights Enabled"] == "true"
+    assert rows["Application Insights Key"] == "AppInsights key provided"
+    assert key not in text
+
+
+def test_server_version_row_is_none_when_the_header_is_off() -> None:
+    text = render_banner(Settings(entry_script=SCRIPT, server_version_log_response_enabled=False))
+    assert _rows(text)["Inferencing HTTP server version"] == "None"
+
+
+def test_cors_row_names_the_origins_as_given() -> None:
+    text = render_banner(Settings(entry_script=SCRIPT, cors_origins="http://a.com, http://b.com"))
+    assert _rows(text)["CORS for the specified origins"] == (
+        "Enabling CORS for http://a.com, http://b.com"
+    )
