@@ -52,9 +52,9 @@ UNAUTHORIZED_MESSAGE = (
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     """The whole request body; more than limit bytes is refused before or while it arrives."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(_too_large_message(limit))
+    for name, declared in headers.raw:
+        if name == b"content-length" and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLargeError(_too_large_message(limit))
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -129,7 +129,7 @@ class Endpoint:
         start = time.perf_counter()
         headers = Headers(scope=scope)
         try:
-            ids = RequestIds.from_headers(headers)
+            ids = RequestIds.from_raw(scope["headers"])
         except HeaderTooLargeError as exc:
             await self._too_large(exc, method, headers)(scope, receive, send)
             return

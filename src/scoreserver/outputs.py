@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scoreserver.errors import ResponseEncodingError
 
-__all__ = ["encode_json", "error_response", "to_response"]
+__all__ = ["PreparedResponse", "encode_json", "error_response", "json_result", "to_response"]
 
 JSON_MEDIA_TYPE = "application/json"
 _NO_BODY = frozenset({204, 304})
@@ -55,6 +55,33 @@ def error_response(
         headers=headers,
         media_type=JSON_MEDIA_TYPE,
     )
+
+
+class PreparedResponse(Response):
+    """A response whose status, headers and body are final already.
+
+    Starlette's constructor works out content type and length from arguments; on the scoring
+    path these are known, so the headers are written down once in the order clients see them.
+    """
+
+    def __init__(
+        self, status_code: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.raw_headers = raw_headers
+        self.background = None
+
+
+def json_result(value: Any, extra_headers: list[tuple[bytes, bytes]]) -> PreparedResponse:
+    """run()'s plain result as JSON: content type and length first, then extra_headers."""
+    body = encode_json(value)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *extra_headers,
+    ]
+    return PreparedResponse(200, body, headers)
 
 
 def to_response(value: Any) -> Response:

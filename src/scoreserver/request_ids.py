@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -16,6 +17,14 @@ __all__ = ["MAX_ID_LENGTH", "RequestIds", "new_request_id"]
 logger = logging.getLogger("azmlinfsrv")
 
 MAX_ID_LENGTH = 100
+
+_ID_HEADERS = {
+    b"x-request-id": 0,
+    b"x-ms-request-id": 1,
+    b"x-ms-client-request-id": 2,
+    b"traceid": 3,
+}
+"""The headers request ids come from, and their place in RequestIds.from_raw's scan."""
 
 
 def new_request_id() -> str:
@@ -40,19 +49,29 @@ class RequestIds:
     @classmethod
     def from_headers(cls, headers: Headers) -> RequestIds:
         """Echo the client's ids or make a new one; too long an id is a 431."""
-        request_id = headers.get("x-request-id")
+        return cls.from_raw(headers.raw)
+
+    @classmethod
+    def from_raw(cls, raw_headers: Iterable[tuple[bytes, bytes]]) -> RequestIds:
+        """As from_headers, from the ASGI scope's lower-case header list, in one pass."""
+        found: list[str | None] = [None, None, None, None]
+        for name, value in raw_headers:
+            slot = _ID_HEADERS.get(name)
+            if slot is not None and found[slot] is None:
+                found[slot] = value.decode("latin-1")
+        request_id, legacy_id, client_id, trace_id = found
         if request_id is not None and len(request_id) > MAX_ID_LENGTH:
             raise HeaderTooLargeError(f"x-request-id must not exceed {MAX_ID_LENGTH} characters")
         if request_id is None:
             request_id = new_request_id()
-        legacy_id = headers.get("x-ms-request-id") or None
-        client_id = headers.get("x-ms-client-request-id") or None
+        legacy_id = legacy_id or None
+        client_id = client_id or None
         if legacy_id is not None:
             logger.warning(
                 "x-ms-request-id header has been deprecated and will be removed from future "
                 "versions of the server. Please use x-ms-client-request-id."
             )
-        if any(len(v) > MAX_ID_LENGTH for v in (legacy_id or "", client_id or "")):
+        if len(legacy_id or "") > MAX_ID_LENGTH or len(client_id or "") > MAX_ID_LENGTH:
             raise HeaderTooLargeError(
                 f"x-ms-request-id and x-ms-client-request-id must not exceed "
                 f"{MAX_ID_LENGTH} characters",
@@ -63,7 +82,7 @@ class RequestIds:
             request_id=request_id or None,
             ms_request_id=legacy_id or client_id or request_id or None,
             client_request_id=client_id or legacy_id,
-            trace_id=headers.get("traceid"),
+            trace_id=trace_id,
         )
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scoreserver.entry_script import EntryScript, InputMode
@@ -23,15 +22,18 @@ from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
 from scoreserver.openapi import SwaggerDocuments
-from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, to_response
+from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, json_result, to_response
 from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
+from scoreserver.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ScoreHandlers", "build_router", "liveness"]
+__all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness"]
 
 logger = logging.getLogger("azmlinfsrv")
 
 _HEALTHY = b"Healthy"
+RUN_FAILED = b"x-ms-run-function-failed"
+EXEC_MS = b"x-ms-run-fn-exec-ms"
 
 
 async def liveness(request: IncomingRequest) -> Response:
@@ -44,7 +46,7 @@ class _Outcome:
     """A /score response and, for telemetry, what went into and came out of run()."""
 
     response: Response
-    model_input: Any = None
+    arguments: RunArguments | None = None
     prediction: Any = None
     error: BaseException | None = None
 
@@ -90,7 +92,7 @@ class ScoreHandlers:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 request_id=request.ids.request_id or "",
                 client_request_id=request.ids.client_request_id or "",
-                model_input=outcome.model_input,
+                model_input=_input_of(outcome.arguments),
                 prediction=outcome.prediction,
                 error=outcome.error,
             )
@@ -104,7 +106,13 @@ class ScoreHandlers:
             result = await self.scorer.score(arguments)
             if isinstance(result.value, WerkzeugResponse):
                 logger.info("run() output is HTTP Response")
-            response = to_response(result.value)
+                response = to_response(result.value)
+            else:
+                response = json_result(
+                    result.value,
+                    [(RUN_FAILED, b"False"), (EXEC_MS, f"{result.elapsed_ms:.3f}".encode())],
+                )
+                return _Outcome(response, arguments, result.value)
         except ClientError as exc:
             return _Outcome(error_response(exc.status_code, exc.message, RUN_FAILED_FALSE))
         except ScoringError as exc:
@@ -113,20 +121,18 @@ class ScoreHandlers:
                 log_exception(exc.__cause__ or exc)
             failed = {"x-ms-run-function-failed": "False" if encoding else "True"}
             response = error_response(exc.status_code, exc.message, failed)
-            return _Outcome(response, _input_of(arguments), error=exc.__cause__ or exc)
+            return _Outcome(response, arguments, error=exc.__cause__ or exc)
         except ScoreServerError as exc:
             log_exception(exc)
             response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
-            return _Outcome(response, _input_of(arguments), error=exc)
-        response.raw_headers = [
-            h for h in response.raw_headers if h[0] != b"x-ms-run-function-failed"
-        ]
+            return _Outcome(response, arguments, error=exc)
+        response.raw_headers = [h for h in response.raw_headers if h[0] != RUN_FAILED]
         response.raw_headers[0:0] = [
-            (b"x-ms-run-function-failed", b"True" if response.status_code >= 500 else b"False"),
-            (b"x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}".encode()),
+            (RUN_FAILED, b"True" if response.status_code >= 500 else b"False"),
+            (EXEC_MS, f"{result.elapsed_ms:.3f}".encode()),
         ]
         _move_content_headers_first(response)
-        return _Outcome(response, _input_of(arguments), result.value)
+        return _Outcome(response, arguments, result.value)
 
     async def swagger_json(self, request: IncomingRequest) -> Response:
         """GET /swagger.json[?version=...]: the API description."""
@@ -155,27 +161,36 @@ def _move_content_headers_first(response: Response) -> None:
     response.raw_headers = leading + rest
 
 
-def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> Router:
+@dataclass(frozen=True)
+class PathDispatch:
+    """The route table: an exact path match, anything else the JSON 404.
+
+    Three fixed paths need no pattern matching; a dictionary lookup keeps routing out of the
+    per-request cost (Starlette's Router tries each route's regular expression in turn).
+    """
+
+    routes: dict[str, ASGIApp]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to its route's endpoint."""
+        if scope["type"] != "http":
+            return
+        await self.routes.get(scope["path"], not_found)(scope, receive, send)
+
+
+def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:
     """The route table: liveness, score and swagger, anything else a JSON 404."""
-    routes: list[BaseRoute] = [
-        Route(
-            "/",
-            Endpoint(
+    return PathDispatch(
+        {
+            "/": Endpoint(
                 liveness, frozenset({"GET", "HEAD"}), policy, access_log=False, protected=False
             ),
-        ),
-        Route(
-            "/score",
-            Endpoint(
+            "/score": Endpoint(
                 handlers.score,
                 frozenset({"GET", "POST", "OPTIONS", "HEAD"}),
                 policy,
                 auto_options=False,
             ),
-        ),
-        Route(
-            "/swagger.json",
-            Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
-        ),
-    ]
-    return Router(routes=routes, default=not_found, redirect_slashes=False)
+            "/swagger.json": Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
+        }
+    )

@@ -7,13 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from scoreserver.entry_script import EntryScript
 from scoreserver.errors import RunFunctionError, ScoringTimeoutError
 from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
-from scoreserver.run_threads import CallExited, RunThreads, Timed
+from scoreserver.run_threads import CallExited, CallTimedOut, RunThreads, Timed
 
 __all__ = ["ScoreResult", "Scorer"]
 
@@ -29,33 +30,32 @@ class ScoreResult:
 
 
 class Scorer:
-    """Runs the script's run() for one request at a time (or `concurrency` at a time)."""
+    """Calls the script's run(): `concurrency` at a time on threads, or awaited if it is async."""
 
     def __init__(self, script: EntryScript, timeout_ms: int, concurrency: int = 1) -> None:
         self._run: Callable[..., Any] = script.run
         self._is_async = script.is_async
         self._timeout_ms = timeout_ms
         self._timeout_s = timeout_ms / 1000
-        self._slots = asyncio.Semaphore(concurrency)
-        self._threads = RunThreads()
+        self._concurrency = concurrency
+        self._threads: RunThreads | None = None
+
+    @property
+    def saturated(self) -> bool:
+        """Every run() slot is taken, so a new request would have to wait."""
+        return self._threads is not None and self._threads.saturated
 
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
-        if self._is_async:
-            # An async run() cooperates on the event loop, so it is not limited to one at a time.
-            return await self._timed(arguments)
-        async with self._slots:
-            return await self._timed(arguments)
-
-    async def _timed(self, arguments: RunArguments) -> ScoreResult:
-        deadline = asyncio.timeout(self._timeout_s)
         try:
-            async with deadline:
-                timed = await self._call(arguments)
-        except TimeoutError as exc:
-            if not deadline.expired():  # run() itself raised TimeoutError
-                log_exception(exc)
-                raise RunFunctionError() from exc
+            if self._is_async:
+                timed = await self._await_run(arguments)
+            else:
+                threads = self._threads or self._start_threads()
+                timed = await threads.submit(
+                    partial(self._run, *arguments.args, **arguments.kwargs)
+                )
+        except CallTimedOut as exc:
             logger.error(
                 "Encountered Exception: Script failed to finish execution within the "
                 "allocated time: %sms",
@@ -67,18 +67,27 @@ class Scorer:
             raise RunFunctionError() from exc
         return ScoreResult(timed.value, timed.elapsed_ms)
 
-    async def _call(self, arguments: RunArguments) -> Timed:
-        args, kwargs = arguments.args, arguments.kwargs
-        if not self._is_async:
-            return await self._threads.submit(lambda: self._run(*args, **kwargs))
+    def _start_threads(self) -> RunThreads:
+        # Made on first use: the event loop the threads report to exists only by then.
+        self._threads = RunThreads(asyncio.get_running_loop(), self._concurrency, self._timeout_s)
+        return self._threads
+
+    async def _await_run(self, arguments: RunArguments) -> Timed:
+        """An async run(), awaited on the event loop: it cooperates, so it is not throttled."""
+        deadline = asyncio.timeout(self._timeout_s)
         start = time.perf_counter()
         try:
-            value = await self._run(*args, **kwargs)
+            async with deadline:
+                value = await self._run(*arguments.args, **arguments.kwargs)
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise CallTimedOut() from exc
+            raise  # run() itself raised TimeoutError
         except (SystemExit, KeyboardInterrupt) as exc:
-            # Out of a task these would stop the event loop; for the client run() just failed.
             raise CallExited() from exc
         return Timed(value, (time.perf_counter() - start) * 1000)
 
     def close(self) -> None:
-        """Stop the idle threads; threads still in run() are not waited for."""
-        self._threads.close()
+        """Let the run() threads end; threads still in run() are not waited for."""
+        if self._threads is not None:
+            self._threads.close()

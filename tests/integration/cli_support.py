@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,6 +87,19 @@ def access_lines(output: str) -> list[re.Match[str]]:
             if access:
                 lines.append(access)
     return lines
+
+
+def settled_access_count(server: RunningServer) -> int:
+    """The number of access lines once every earlier one is written.
+
+    Access lines of a busy server are written in batches, a few milliseconds late; a marker
+    request's own line appearing proves that all lines before it have been written.
+    """
+    marker = uuid.uuid4().hex
+    server.client().get("/swagger.json", params={"marker": marker})
+    wait_until(lambda: any(marker in a["path"] for a in access_lines(server.output())))
+    lines = access_lines(server.output())
+    return next(i for i, a in enumerate(lines) if marker in a["path"]) + 1
 
 
 @contextmanager

@@ -20,14 +20,15 @@ from tests.integration.cli_support import (
     copy_script,
     records,
     scrubbed_environ,
+    settled_access_count,
     wait_until,
 )
 from tests.integration.server import RunningServer, free_port, serving, wait_until_ready
 
 LOGS = SCRIPTS / "cli_logs.py"
-REFERENCE_LOGGING_JSON = Path(
-    "/opt/ref-venv/lib/python3.11/site-packages/azureml_inference_server_http/logging.json"
-)
+# A logging.json in the shape applications copy from the reference's documentation: it names the
+# reference's formatter and filter classes by their import paths.
+COMPAT_LOGGING_JSON = Path(__file__).parents[1] / "data" / "compat_logging.json"
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_print_to_stderr_is_left_alone(logs_server: RunningServer) -> None:
 
 
 def test_one_access_line_per_scored_request(logs_server: RunningServer) -> None:
-    before = len(access_lines(logs_server.output()))
+    before = settled_access_count(logs_server)
     bodies = [_score(logs_server, f"access-{i}") for i in range(3)]
     wait_until(lambda: len(access_lines(logs_server.output())) >= before + 3)
     new = access_lines(logs_server.output())[before:]
@@ -146,7 +147,7 @@ def test_one_access_line_per_scored_request(logs_server: RunningServer) -> None:
 
 
 def test_access_line_shows_the_query_string(logs_server: RunningServer) -> None:
-    before = len(access_lines(logs_server.output()))
+    before = settled_access_count(logs_server)
     logs_server.client().get("/score", params={"x": "1"})
     wait_until(lambda: len(access_lines(logs_server.output())) > before)
     line = access_lines(logs_server.output())[before]
@@ -154,7 +155,7 @@ def test_access_line_shows_the_query_string(logs_server: RunningServer) -> None:
 
 
 def test_liveness_probes_are_not_logged(logs_server: RunningServer) -> None:
-    before = len(access_lines(logs_server.output()))
+    before = settled_access_count(logs_server)
     for _ in range(5):
         assert logs_server.client().get("/").status_code == 200
     _score(logs_server, "after-probes")
@@ -164,7 +165,7 @@ def test_liveness_probes_are_not_logged(logs_server: RunningServer) -> None:
 
 
 def test_streamed_response_is_logged_with_length_na(logs_server: RunningServer) -> None:
-    before = len(access_lines(logs_server.output()))
+    before = settled_access_count(logs_server)
     body = _score(logs_server, "stream")
     wait_until(lambda: len(access_lines(logs_server.output())) > before)
     line = access_lines(logs_server.output())[before]
@@ -173,7 +174,7 @@ def test_streamed_response_is_logged_with_length_na(logs_server: RunningServer) 
 
 
 def test_run_exception_traceback_is_logged(logs_server: RunningServer) -> None:
-    before = len(access_lines(logs_server.output()))
+    before = settled_access_count(logs_server)
     response = logs_server.client().post("/score", content=b"raise")
     wait_until(lambda: len(access_lines(logs_server.output())) > before)
     line = access_lines(logs_server.output())[before]
@@ -232,7 +233,7 @@ def test_logging_json_next_to_the_entry_script(tmp_path: Path) -> None:
 
 def test_logging_json_copied_from_the_reference_still_works(tmp_path: Path) -> None:
     # Applications ship the reference's own logging.json, naming its formatter and filter classes.
-    shutil.copyfile(REFERENCE_LOGGING_JSON, tmp_path / "logging.json")
+    shutil.copyfile(COMPAT_LOGGING_JSON, tmp_path / "logging.json")
     with serving(["--entry_script", str(LOGS)], cwd=tmp_path) as server:
         server.client().post("/score", content=b"copied")
         output = server.wait_for_output("run print copied")

@@ -25,9 +25,9 @@ from scoreserver.logs import (
     log_exception,
 )
 
-REFERENCE_LOGGING_JSON = Path(
-    "/opt/ref-venv/lib/python3.11/site-packages/azureml_inference_server_http/logging.json"
-)
+# A logging.json in the shape applications copy from the reference's documentation: it names the
+# reference's formatter and filter classes by their import paths.
+COMPAT_LOGGING_JSON = Path(__file__).parents[1] / "data" / "compat_logging.json"
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [DIWEC] \[\d+\] [\w.]+ - .*$",
 )
@@ -168,7 +168,7 @@ def test_logging_json_replaces_the_default_configuration(
 
 
 def test_the_reference_logging_json_can_be_used_as_is(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO", REFERENCE_LOGGING_JSON)
+    configure_logging("INFO", COMPAT_LOGGING_JSON)
     logging.getLogger("azmlinfsrv").warning("works")
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].endswith(f" W [{os.getpid()}] azmlinfsrv - works")
