@@ -26,13 +26,14 @@ def create_app(
     settings: Settings,
     script: EntryScript,
     swagger: SwaggerDocuments,
+    scorer: Scorer,
     telemetry: AppInsights | None = None,
 ) -> ASGIApp:
     """The whole application: routes, request ids, CORS when configured."""
     handlers = ScoreHandlers(
         script=script,
         arguments=argument_builder(script),
-        scorer=Scorer(script, settings.scoring_timeout_ms, settings.concurrency),
+        scorer=scorer,
         swagger=swagger,
         telemetry=telemetry,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import logging
 import multiprocessing
@@ -10,7 +11,7 @@ import os
 import signal
 import socket
 import time
-from ctypes import c_double
+from ctypes import c_byte, c_double
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
@@ -19,7 +20,7 @@ from types import FrameType
 from scoreserver.entry_script import EntryScript
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
 from scoreserver.settings import Settings
-from scoreserver.worker import WorkerFailed, WorkerReady, run_worker
+from scoreserver.worker import WorkerFailed, WorkerLink, WorkerReady, run_worker
 
 __all__ = ["Supervisor", "bind_socket"]
 
@@ -60,6 +61,8 @@ class _Worker:
     status: Connection | None
     heartbeat: c_double
     """When the worker's event loop last ran (time.monotonic, shared memory)."""
+    slot: int
+    """The worker's place in the shared availability flags; a replacement takes it over."""
     ready: bool = False
 
 
@@ -71,17 +74,21 @@ class Supervisor:
     preloaded: EntryScript | None = None
     workers: list[_Worker] = field(default_factory=list)
     _stopping: bool = False
+    _availability: ctypes.Array[c_byte] = field(init=False)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
         sockets = self._bind()
+        self._availability = multiprocessing.get_context("fork").RawArray(
+            c_byte, self.settings.worker_count
+        )
         wake_read, wake_write = socket.socketpair()
         wake_read.setblocking(False)
         wake_write.setblocking(False)
         self._install_signals(wake_write)
         try:
-            for _ in range(self.settings.worker_count):
-                self.workers.append(self._spawn(sockets, (wake_read, wake_write)))
+            for slot in range(self.settings.worker_count):
+                self.workers.append(self._spawn(sockets, (wake_read, wake_write), slot))
             failure = self._await_startup(wake_read)
             if failure is not None:
                 return failure
@@ -120,19 +127,21 @@ class Supervisor:
         signal.signal(signal.SIGINT, on_stop)
 
     def _spawn(
-        self, sockets: list[socket.socket], wake: tuple[socket.socket, socket.socket]
+        self, sockets: list[socket.socket], wake: tuple[socket.socket, socket.socket], slot: int
     ) -> _Worker:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
+        self._availability[slot] = True  # not serving yet: the others should not wait for it
+        link = WorkerLink(sender, heartbeat, self._availability, slot)
         process = context.Process(
             target=_worker_entry,
-            args=(self.settings, sockets, sender, heartbeat, self.preloaded, wake),
+            args=(self.settings, sockets, link, self.preloaded, wake),
             name="scoreserver-worker",
         )
         process.start()
         sender.close()
-        return _Worker(process=process, status=receiver, heartbeat=heartbeat)
+        return _Worker(process=process, status=receiver, heartbeat=heartbeat, slot=slot)
 
     def _await_startup(self, wake_read: socket.socket) -> int | None:
         """Wait until every worker is ready; a failed one stops the start with its exit code."""
@@ -247,6 +256,7 @@ class Supervisor:
         sockets: list[socket.socket],
         wake: tuple[socket.socket, socket.socket],
     ) -> None:
+        self._availability[worker.slot] = True  # gone: the others must not leave work to it
         worker.process.join(timeout=1)
         self._close_status(worker)
         logger.error(
@@ -256,7 +266,7 @@ class Supervisor:
         )
         if not worker.ready:
             time.sleep(RESTART_DELAY_S)  # its init() failed: do not spin
-        self.workers[self.workers.index(worker)] = self._spawn(sockets, wake)
+        self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
 
     def _stop_all(self) -> None:
         """Ask every worker to drain and exit; kill those that outlast the grace period."""
@@ -285,8 +295,7 @@ def _drain(sock: socket.socket) -> None:
 def _worker_entry(
     settings: Settings,
     sockets: list[socket.socket],
-    status: Connection,
-    heartbeat: c_double,
+    link: WorkerLink,
     preloaded: EntryScript | None,
     wake: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -295,4 +304,4 @@ def _worker_entry(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sock in wake:
         sock.close()
-    run_worker(settings, sockets, status, heartbeat, preloaded)
+    run_worker(settings, sockets, link, preloaded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import socket
@@ -18,12 +19,14 @@ import uvloop
 from scoreserver.app import create_app
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
+from scoreserver.listener import Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.scoring import Scorer
 from scoreserver.settings import Settings
 from scoreserver.telemetry import start_telemetry
 
-__all__ = ["WorkerFailed", "WorkerReady", "load_script", "run_worker"]
+__all__ = ["WorkerFailed", "WorkerLink", "WorkerReady", "load_script", "run_worker"]
 
 logger = logging.getLogger("azmlinfsrv")
 script_logger = logging.getLogger("azmlinfsrv.user_script")
@@ -102,11 +105,22 @@ def attach_debugger(port: int) -> None:
     logger.info("Debugger (debugpy) listening on port %s; attach to debug the entry script.", port)
 
 
+@dataclass(frozen=True)
+class WorkerLink:
+    """What a worker shares with its supervisor: the start-up report pipe and shared memory."""
+
+    status: Connection
+    heartbeat: c_double
+    """When this worker's event loop last ran (time.monotonic)."""
+    availability: ctypes.Array[ctypes.c_byte]
+    """One flag per worker slot: 1 while that worker cannot take a request without queueing."""
+    slot: int
+
+
 def run_worker(
     settings: Settings,
     sockets: list[socket.socket],
-    status: Connection,
-    heartbeat: c_double,
+    link: WorkerLink,
     script: EntryScript | None = None,
 ) -> None:
     """The body of a worker process; never returns normally."""
@@ -120,10 +134,11 @@ def run_worker(
         swagger = SwaggerDocuments(settings, script)
     except EntryScriptError as exc:
         logger.error("%s", exc.message)
-        status.send(WorkerFailed(pid=_pid(), message=exc.message))
-        status.close()
+        link.status.send(WorkerFailed(pid=_pid(), message=exc.message))
+        link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
-    app = create_app(settings, script, swagger, telemetry)
+    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
+    app = create_app(settings, script, swagger, scorer, telemetry)
     if settings.cors_origin_list:
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
@@ -131,9 +146,9 @@ def run_worker(
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     logger.info("Worker with pid %s ready for serving traffic", _pid())
-    heartbeat.value = time.monotonic()
-    status.send(WorkerReady(pid=_pid()))
-    status.close()
+    link.heartbeat.value = time.monotonic()
+    link.status.send(WorkerReady(pid=_pid()))
+    link.status.close()
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -147,7 +162,14 @@ def run_worker(
         date_header=True,
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
-    uvloop.run(_serve(uvicorn.Server(config), sockets, heartbeat))
+    server = uvicorn.Server(config)
+    if settings.worker_count > 1:
+        # An async run() is not throttled, so such a worker is never too busy to accept.
+        limit = float("inf") if script.is_async else settings.concurrency
+        availability = Availability(app, link.availability, link.slot, limit)
+        config.app = availability
+        server = PoliteServer(config, sockets, availability)
+    uvloop.run(_serve(server, sockets, link.heartbeat))
     if telemetry is not None:
         telemetry.close()
     sys.exit(0)

@@ -1,0 +1,129 @@
+"""Accepting connections so that, with several workers, an idle worker gets the next one.
+
+All workers wait on the same listening socket and the kernel wakes any of them. A worker whose
+run() slots are all taken would still accept, and queue the new request behind the running one
+while another worker idles. So each worker publishes whether it is saturated in memory shared
+with the others, and accepts by itself instead of through uvicorn's listener: a saturated worker
+leaves new connections to the others while any of them has room, and accepts as usual once all
+are busy (so that nothing, the liveness probe included, waits for a free worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import socket
+
+import uvicorn
+
+from scoreserver.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["Availability", "PoliteServer"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+FIRST_REQUEST_WAIT_S = 0.005
+"""How long a new connection's first request may take to arrive before accepting the next."""
+
+MAX_HOLD_BACK_S = 1.0
+"""The longest a saturated worker leaves connections to others that say they have room."""
+
+_POLL_S = 0.001
+
+
+class Availability:
+    """The application, wrapped to count open requests and publish whether this worker is full.
+
+    `flags` is shared by all workers, one byte each: 1 when that worker cannot take another
+    request without queueing it (or is not serving yet), 0 when it has room.
+    """
+
+    def __init__(self, app: ASGIApp, flags: ctypes.Array[ctypes.c_byte], slot: int, limit: float):
+        self.app = app
+        self.flags = flags
+        self.slot = slot
+        self.limit = limit
+        self.open = 0
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request while it is open, then serve it."""
+        self.arrived.set()
+        self.open += 1
+        self.flags[self.slot] = self.open >= self.limit
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.open -= 1
+            self.flags[self.slot] = self.open >= self.limit
+
+    @property
+    def full(self) -> bool:
+        """This worker would have to queue a new request."""
+        return self.open >= self.limit
+
+    def others_have_room(self) -> bool:
+        """Some other worker says it can take a request right away."""
+        return any(not flag for i, flag in enumerate(self.flags) if i != self.slot)
+
+
+class PoliteServer(uvicorn.Server):
+    """uvicorn's server, accepting only when no other worker is better placed to."""
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], availability: Availability
+    ) -> None:
+        super().__init__(config)
+        self._listening = sockets
+        self._availability = availability
+        self._accepting: list[asyncio.Task[None]] = []
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start uvicorn without listeners of its own, then accept on the shared sockets."""
+        await super().startup(sockets=[])
+        self._accepting = [asyncio.create_task(self._accept(sock)) for sock in self._listening]
+        self._availability.flags[self._availability.slot] = False
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting first, then let uvicorn drain the connections it has."""
+        self._availability.flags[self._availability.slot] = True
+        for task in self._accepting:
+            task.cancel()
+        for task in self._accepting:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().shutdown(sockets=self._listening)
+
+    def _protocol(self) -> asyncio.Protocol:
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+
+    async def _accept(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        listening.setblocking(False)
+        availability = self._availability
+        while True:
+            await self._hold_back()
+            try:
+                connection, _ = await loop.sock_accept(listening)
+            except OSError as exc:  # out of file descriptors, and the like: retry shortly
+                logger.warning("Cannot accept a connection: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            availability.arrived.clear()
+            await loop.connect_accepted_socket(self._protocol, connection)
+            # Until its request arrives a new connection does not count as open: give it a
+            # moment, or the next connection would be accepted here as if this worker were idle.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(availability.arrived.wait(), FIRST_REQUEST_WAIT_S)
+
+    async def _hold_back(self) -> None:
+        availability = self._availability
+        waited = 0.0
+        while availability.full and availability.others_have_room() and waited < MAX_HOLD_BACK_S:
+            await asyncio.sleep(_POLL_S)
+            waited += _POLL_S
