@@ -1,7 +1,26 @@
 """scoreserver: a fast, drop-in replacement for the Azure ML inference HTTP server (azmlinfsrv)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from scoreserver._version import __version__
-from scoreserver.aml_request import AMLRequest, rawhttp
-from scoreserver.aml_response import AMLResponse
+from scoreserver.rawhttp import rawhttp
+
+if TYPE_CHECKING:
+    from scoreserver.aml_request import AMLRequest
+    from scoreserver.aml_response import AMLResponse
 
 __all__ = ["AMLRequest", "AMLResponse", "__version__", "rawhttp"]
+
+# Loaded on first use: they bring in werkzeug, which scripts that never touch them do not need.
+_LAZY = {"AMLRequest": "scoreserver.aml_request", "AMLResponse": "scoreserver.aml_response"}
+
+
+def __getattr__(name: str) -> Any:
+    """AMLRequest and AMLResponse, imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scoreserver' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scoreserver._version import __version__
+from scoreserver._version import server_version_header
 from scoreserver.cors import CorsPolicy
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
@@ -14,12 +14,7 @@ from scoreserver.settings import Settings
 from scoreserver.telemetry import AppInsights
 from scoreserver.types import ASGIApp
 
-__all__ = ["create_app", "server_version_header"]
-
-
-def server_version_header() -> str:
-    """The value of x-ms-server-version: the reference's product name and our version."""
-    return f"azmlinfsrv/{__version__}"
+__all__ = ["create_app"]
 
 
 def create_app(

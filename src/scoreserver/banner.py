@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from scoreserver._version import __version__
-from scoreserver.app import server_version_header
+from scoreserver._version import __version__, server_version_header
 from scoreserver.settings import Settings
 
 __all__ = ["render_banner"]

@@ -8,16 +8,17 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from scoreserver._version import __version__
 from scoreserver.banner import render_banner
-from scoreserver.entry_script import EntryScript
 from scoreserver.errors import ConfigurationError, ScoreServerError
 from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
 from scoreserver.server import Supervisor
 from scoreserver.settings import Settings, load_settings
-from scoreserver.worker import load_script
+
+if TYPE_CHECKING:
+    from scoreserver.entry_script import EntryScript
 
 __all__ = ["build_parser", "main"]
 
@@ -164,6 +165,8 @@ def export_script_environment(settings: Settings) -> None:
 
 def _preload(settings: Settings) -> EntryScript:
     """WORKER_PRELOAD: import the script and run init() once here; workers inherit the result."""
+    from scoreserver.worker import load_script
+
     install_print_capture()
     return load_script(settings)
 

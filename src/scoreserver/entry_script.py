@@ -13,8 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from scoreserver.aml_request import is_rawhttp
 from scoreserver.errors import EntryScriptError
+from scoreserver.rawhttp import is_rawhttp
 
 __all__ = ["EntryScript", "InputMode", "load_entry_script"]
 

@@ -6,7 +6,6 @@ record of the ``azmlinfsrv.print`` logger, so script output and server logs shar
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import builtins
 import contextlib
@@ -95,9 +94,13 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if record.levelno >= logging.WARNING or now - self._last_write >= self.BATCH_S:
             self.flush()
             return
+        # Without asyncio imported there is no event loop to batch on.
+        asyncio = sys.modules.get("asyncio")
         try:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop() if asyncio is not None else None
         except RuntimeError:
+            loop = None
+        if loop is None:
             self.flush()
             return
         self._scheduled = True

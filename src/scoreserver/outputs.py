@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scoreserver.errors import ResponseEncodingError
 
-__all__ = ["PreparedResponse", "encode_json", "error_response", "json_result", "to_response"]
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+__all__ = [
+    "PreparedResponse",
+    "encode_json",
+    "error_response",
+    "is_werkzeug_response",
+    "json_result",
+    "to_response",
+]
 
 JSON_MEDIA_TYPE = "application/json"
 _NO_BODY = frozenset({204, 304})
@@ -84,9 +94,18 @@ def json_result(value: Any, extra_headers: list[tuple[bytes, bytes]]) -> Prepare
     return PreparedResponse(200, body, headers)
 
 
+def is_werkzeug_response(value: Any) -> bool:
+    """Whether run() returned a werkzeug, Flask or AML response.
+
+    Without werkzeug imported (the script never used it) the answer is no, and nothing is loaded.
+    """
+    wrappers = sys.modules.get("werkzeug.wrappers")
+    return wrappers is not None and isinstance(value, wrappers.Response)
+
+
 def to_response(value: Any) -> Response:
     """The response for what run() returned."""
-    if isinstance(value, WerkzeugResponse):
+    if is_werkzeug_response(value):
         return _from_werkzeug(value)
     return Response(encode_json(value), media_type=JSON_MEDIA_TYPE)
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
@@ -22,7 +21,13 @@ from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
 from scoreserver.openapi import SwaggerDocuments
-from scoreserver.outputs import JSON_MEDIA_TYPE, error_response, json_result, to_response
+from scoreserver.outputs import (
+    JSON_MEDIA_TYPE,
+    error_response,
+    is_werkzeug_response,
+    json_result,
+    to_response,
+)
 from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
@@ -104,7 +109,7 @@ class ScoreHandlers:
         try:
             arguments = self.arguments(request)
             result = await self.scorer.score(arguments)
-            if isinstance(result.value, WerkzeugResponse):
+            if is_werkzeug_response(result.value):
                 logger.info("run() output is HTTP Response")
                 response = to_response(result.value)
             else:

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from scoreserver.entry_script import EntryScript
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
 from scoreserver.settings import Settings
-from scoreserver.worker import WorkerFailed, WorkerLink, WorkerReady, run_worker
+
+if TYPE_CHECKING:
+    from scoreserver.entry_script import EntryScript
+from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 
 __all__ = ["Supervisor", "bind_socket"]
 
@@ -304,4 +307,8 @@ def _worker_entry(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sock in wake:
         sock.close()
+    # Imported only here, after the fork: the supervisor itself never needs the web stack, and
+    # leaving it out keeps the supervisor small.
+    from scoreserver.worker import run_worker
+
     run_worker(settings, sockets, link, preloaded)

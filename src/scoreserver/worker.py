@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import socket
 import sys
 import time
 from ctypes import c_double
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
 import uvicorn
 import uvloop
@@ -21,12 +18,13 @@ from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
 from scoreserver.listener import Availability, PoliteServer
 from scoreserver.logs import install_print_capture
+from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.scoring import Scorer
 from scoreserver.settings import Settings
 from scoreserver.telemetry import start_telemetry
 
-__all__ = ["WorkerFailed", "WorkerLink", "WorkerReady", "load_script", "run_worker"]
+__all__ = ["load_script", "run_worker"]
 
 logger = logging.getLogger("azmlinfsrv")
 script_logger = logging.getLogger("azmlinfsrv.user_script")
@@ -43,21 +41,6 @@ _MODE_MESSAGES = {
     InputMode.RAW: "run() is decorated with @rawhttp. Server will invoke it with the raw "
     "request object.",
 }
-
-
-@dataclass(frozen=True)
-class WorkerReady:
-    """Sent by a worker once init() is done and it is about to serve."""
-
-    pid: int
-
-
-@dataclass(frozen=True)
-class WorkerFailed:
-    """Sent by a worker whose script could not be loaded or whose init() raised."""
-
-    pid: int
-    message: str
 
 
 def import_paths(settings: Settings) -> list[str]:
@@ -103,18 +86,6 @@ def attach_debugger(port: int) -> None:
         logger.error("Cannot start the debugger on port %s: %s", port, exc)
         return
     logger.info("Debugger (debugpy) listening on port %s; attach to debug the entry script.", port)
-
-
-@dataclass(frozen=True)
-class WorkerLink:
-    """What a worker shares with its supervisor: the start-up report pipe and shared memory."""
-
-    status: Connection
-    heartbeat: c_double
-    """When this worker's event loop last ran (time.monotonic)."""
-    availability: ctypes.Array[ctypes.c_byte]
-    """One flag per worker slot: 1 while that worker cannot take a request without queueing."""
-    slot: int
 
 
 def run_worker(

@@ -1,0 +1,36 @@
+"""What the supervisor and its workers tell each other, as typed values."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+__all__ = ["WorkerFailed", "WorkerLink", "WorkerReady"]
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """Sent by a worker once init() is done and it is about to serve."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    """Sent by a worker whose script could not be loaded or whose init() raised."""
+
+    pid: int
+    message: str
+
+
+@dataclass(frozen=True)
+class WorkerLink:
+    """What a worker shares with its supervisor: the start-up report pipe and shared memory."""
+
+    status: Connection
+    heartbeat: ctypes.c_double
+    """When this worker's event loop last ran (time.monotonic)."""
+    availability: ctypes.Array[ctypes.c_byte]
+    """One flag per worker slot: 1 while that worker cannot take a request without queueing."""
+    slot: int
