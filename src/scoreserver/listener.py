@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import socket
+import time
 
 import uvicorn
 
@@ -24,8 +25,8 @@ __all__ = ["Availability", "PoliteServer"]
 
 logger = logging.getLogger("azmlinfsrv")
 
-FIRST_REQUEST_WAIT_S = 0.005
-"""How long a new connection's first request may take to arrive before accepting the next."""
+FRESH_CONNECTION_S = 1.0
+"""How long an accepted connection counts as a request before its first request arrives."""
 
 MAX_HOLD_BACK_S = 1.0
 """The longest a saturated worker leaves connections to others that say they have room."""
@@ -37,7 +38,8 @@ class Availability:
     """The application, wrapped to count open requests and publish whether this worker is full.
 
     `flags` is shared by all workers, one byte each: 1 when that worker cannot take another
-    request without queueing it (or is not serving yet), 0 when it has room.
+    request without queueing it (or is not serving yet), 0 when it has room. A connection this
+    worker accepted counts as a request from the start, before its first request has arrived.
     """
 
     def __init__(self, app: ASGIApp, flags: ctypes.Array[ctypes.c_byte], slot: int, limit: float):
@@ -46,27 +48,44 @@ class Availability:
         self.slot = slot
         self.limit = limit
         self.open = 0
-        self.arrived = asyncio.Event()
+        self._fresh: dict[object, float] = {}
+        """Connections accepted whose first request has not arrived yet, by peer address."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request while it is open, then serve it."""
-        self.arrived.set()
+        client = scope.get("client")
+        if client is not None:
+            self._fresh.pop(tuple(client[:2]), None)
         self.open += 1
-        self.flags[self.slot] = self.open >= self.limit
+        self._publish()
         try:
             await self.app(scope, receive, send)
         finally:
             self.open -= 1
-            self.flags[self.slot] = self.open >= self.limit
+            self._publish()
+
+    def accepted(self, peer: tuple[object, ...]) -> None:
+        """A connection was accepted; its request will count from now."""
+        # Keyed by (host, port), as the ASGI scope names the client (IPv6 adds more fields).
+        self._fresh[tuple(peer[:2])] = time.monotonic()
+        self._publish()
 
     @property
     def full(self) -> bool:
         """This worker would have to queue a new request."""
-        return self.open >= self.limit
+        if self._fresh:
+            # A connection that never sends a request must not keep the worker "full".
+            horizon = time.monotonic() - FRESH_CONNECTION_S
+            for peer in [p for p, at in self._fresh.items() if at < horizon]:
+                del self._fresh[peer]
+        return self.open + len(self._fresh) >= self.limit
 
     def others_have_room(self) -> bool:
         """Some other worker says it can take a request right away."""
         return any(not flag for i, flag in enumerate(self.flags) if i != self.slot)
+
+    def _publish(self) -> None:
+        self.flags[self.slot] = self.full
 
 
 class PoliteServer(uvicorn.Server):
@@ -104,22 +123,17 @@ class PoliteServer(uvicorn.Server):
     async def _accept(self, listening: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         listening.setblocking(False)
-        availability = self._availability
         while True:
             await self._hold_back()
             try:
-                connection, _ = await loop.sock_accept(listening)
+                connection, peer = await loop.sock_accept(listening)
             except OSError as exc:  # out of file descriptors, and the like: retry shortly
                 logger.warning("Cannot accept a connection: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            availability.arrived.clear()
+            self._availability.accepted(peer)
             await loop.connect_accepted_socket(self._protocol, connection)
-            # Until its request arrives a new connection does not count as open: give it a
-            # moment, or the next connection would be accepted here as if this worker were idle.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(availability.arrived.wait(), FIRST_REQUEST_WAIT_S)
 
     async def _hold_back(self) -> None:
         availability = self._availability

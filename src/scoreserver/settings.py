@@ -2,6 +2,11 @@
 
 Precedence is command line > environment > config file > defaults. Environment variable names are
 the reference server's, and each appears once, as the alias of its field.
+
+The model is a plain pydantic model and the three sources are layered here, by key, rather than
+by pydantic-settings: that package costs about 17 MB of memory in every process that imports it
+(the supervisor and each worker), more than the rest of the server together, and all it would do
+for us is this one dictionary merge.
 """
 
 from __future__ import annotations
@@ -12,13 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from scoreserver.errors import ConfigurationError
 
@@ -35,12 +34,10 @@ def _true_only(value: object) -> bool:
 TrueOnly = Annotated[bool, BeforeValidator(_true_only)]
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the server needs to know, frozen after start-up."""
 
-    model_config = SettingsConfigDict(
-        frozen=True, populate_by_name=True, extra="ignore", case_sensitive=True
-    )
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     entry_script: Path | None = Field(None, alias="AZUREML_ENTRY_SCRIPT")
     """The user's score.py, made absolute."""
@@ -138,17 +135,21 @@ class Settings(BaseSettings):
         return value.upper()
 
     @classmethod
-    def settings_customise_sources(
+    def from_sources(
         cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags (passed as init values) beat the environment; the config file comes last."""
-        config_values = init_settings.init_kwargs.pop("_config_values", {})  # type: ignore[attr-defined]
-        return (init_settings, env_settings, InitSettingsSource(settings_cls, config_values))
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Layer the sources: flags (by field name) over environment over config file (by alias)."""
+        environ = os.environ if environ is None else environ
+        aliases = _aliases()
+        layered: dict[str, Any] = {k: v for k, v in (config or {}).items() if k in aliases.values()}
+        layered.update({k: v for k, v in environ.items() if k in aliases.values()})
+        for name, value in (flags or {}).items():
+            if value is not None:
+                layered[aliases.get(name, name)] = value
+        return cls.model_validate(layered)
 
     @property
     def stuck_timeout_s(self) -> int:
@@ -161,6 +162,11 @@ class Settings(BaseSettings):
         if not self.cors_origins:
             return []
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def _aliases() -> dict[str, str]:
+    """Each field's name and the environment variable (alias) it is read from."""
+    return {name: f.alias or name for name, f in Settings.model_fields.items()}
 
 
 def known_keys() -> set[str]:
@@ -214,8 +220,7 @@ def load_settings(flags: Mapping[str, Any]) -> tuple[Settings, list[str]]:
     if config_path is not None:
         init["config_file"] = config_path
     try:
-        init["_config_values"] = config_values
-        settings = Settings(**init)
+        settings = Settings.from_sources(init, environ, config_values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -48,9 +48,8 @@ def fixture_script(name: str) -> EntryScript:
 def documents(name: str, app_root: Path, **settings: Any) -> SwaggerDocuments:
     """The documents for a fixture script, with the given settings."""
     script = fixture_script(name)
-    return SwaggerDocuments(
-        Settings(entry_script=script.path, app_root=app_root, **settings), script
-    )
+    flags = {"entry_script": script.path, "app_root": app_root, **settings}
+    return SwaggerDocuments(Settings.from_sources(flags), script)
 
 
 def reference(name: str) -> bytes:

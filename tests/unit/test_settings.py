@@ -63,7 +63,7 @@ def _config(path: Path, content: Any) -> Path:
 
 
 def test_defaults_are_the_reference_defaults(tmp_path: Path) -> None:
-    settings = Settings()
+    settings = Settings.from_sources()
     assert settings.port == 5001
     assert settings.health_port == 5000
     assert settings.host == "0.0.0.0"
@@ -87,7 +87,7 @@ def test_defaults_are_the_reference_defaults(tmp_path: Path) -> None:
 
 
 def test_settings_are_frozen() -> None:
-    settings = Settings()
+    settings = Settings.from_sources()
     with pytest.raises(ValidationError):
         settings.port = 1  # type: ignore[misc]
 
@@ -103,7 +103,7 @@ def test_environment_variables_fill_the_fields(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AZUREML_MODEL_DIR", "model")
     monkeypatch.setenv("AML_CORS_ORIGINS", "http://a.com")
     monkeypatch.setenv("AZUREML_LOG_LEVEL", "debug")
-    settings = Settings()
+    settings = Settings.from_sources()
     assert settings.worker_count == 3
     assert settings.scoring_timeout_ms == 1500
     assert settings.service_name == "svc"
@@ -114,7 +114,7 @@ def test_environment_variables_fill_the_fields(monkeypatch: pytest.MonkeyPatch) 
 
 def test_server_port_in_the_environment_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVER_PORT", "5399")
-    assert Settings().port == 5001
+    assert Settings.from_sources().port == 5001
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_server_version_header_is_on_only_for_the_word_true(
 ) -> None:
     # The reference compares case-insensitively with "true"; "yes" or "1" switch it off.
     monkeypatch.setenv("SERVER_VERSION_LOG_RESPONSE_ENABLED", value)
-    assert Settings().server_version_log_response_enabled is expected
+    assert Settings.from_sources().server_version_log_response_enabled is expected
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_separate_health_endpoint_is_on_for_true_only(
     monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
 ) -> None:
     monkeypatch.setenv("SEPERATE_HEALTH_ENDPOINT", value)
-    assert Settings().separate_health_endpoint is expected
+    assert Settings.from_sources().separate_health_endpoint is expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""Graceful shutdown: on SIGTERM the listening socket closes first, requests already received are
+answered, and a run() that outlasts SCORESERVER_GRACEFUL_TIMEOUT does not keep the server alive."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.integration.cli_support import SCRIPTS, wait_until
+from tests.integration.server import RunningServer, start_server, wait_until_ready
+
+SLEEP = SCRIPTS / "ops_sleep.py"
+
+
+@contextmanager
+def _started(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[RunningServer]:
+    """A ready server the test stops itself; killed afterwards if the test did not get that far."""
+    server = start_server(args, env=env, cwd=cwd)
+    try:
+        wait_until_ready(server)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+        server.log_path.unlink(missing_ok=True)
+
+
+def _send_score(port: int, body: bytes) -> socket.socket:
+    """A connection carrying one complete POST /score; the answer is read later."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (
+        b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    sock.sendall(head + body)
+    return sock
+
+
+def _read_answer(sock: socket.socket, timeout: float) -> tuple[int | None, bytes]:
+    """The status and body of the answer on a Connection: close socket (None: no answer)."""
+    sock.settimeout(timeout)
+    data = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 "):
+        return None, data
+    return int(head.split(b" ", 2)[1]), body
+
+
+def _all_sent_requests_read(server: RunningServer) -> None:
+    """Return once the server has read every request sent before this call.
+
+    A probe on a new connection is accepted and read after the connections already waiting in
+    the backlog, so its answer means the earlier requests are in the server's hands.
+    """
+    assert httpx.get(server.url + "/", timeout=10).status_code == 200
+
+
+def _connection_refused(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
+
+
+def test_sigterm_answers_every_request_in_flight_then_exits_0(tmp_path: Path) -> None:
+    with _started(["--entry_script", str(SLEEP)], {}, tmp_path) as server:
+        # One worker, run() sleeping 1 s: one request runs, seven wait their turn.
+        connections = [_send_score(server.port, b"1") for _ in range(8)]
+        _all_sent_requests_read(server)
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+
+        wait_until(lambda: _connection_refused(server.port), timeout=5)
+        refused_after = time.monotonic() - signalled
+        still_draining = server.process.poll() is None
+
+        code = server.process.wait(timeout=30)
+        answers = [_read_answer(sock, timeout=5) for sock in connections]
+    assert [status for status, _ in answers] == [200] * 8, answers
+    assert code == 0, server.output()
+    # New connections are refused while the eight requests (8 s of work) are still being answered.
+    assert still_draining
+    assert refused_after < 5
+
+
+def test_run_longer_than_the_grace_period_is_cut_off(tmp_path: Path) -> None:
+    grace = 2
+    env = {"SCORESERVER_GRACEFUL_TIMEOUT": str(grace)}
+    with _started(["--entry_script", str(SLEEP)], env, tmp_path) as server:
+        connection = _send_score(server.port, b"60")
+        _all_sent_requests_read(server)
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        try:
+            code: int | None = server.process.wait(timeout=grace + 10)
+        except subprocess.TimeoutExpired:
+            code = None
+        exited_after = time.monotonic() - signalled
+        status, _ = _read_answer(connection, timeout=5)
+    assert code == 0, f"exit code {code} after {exited_after:.1f}s:\n{server.output()}"
+    assert exited_after < grace + 5
+    # The grace period was given (the run() was not cut off at once) ...
+    assert exited_after > grace - 0.5
+    # ... and the 60 s run() did not produce an answer.
+    assert status != 200
