@@ -25,7 +25,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
+# for every request.
+@dataclass(slots=True)
 class IncomingRequest:
     """What the routes read off the wire before run() is called."""
 

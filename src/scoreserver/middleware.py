@@ -127,7 +127,7 @@ class Endpoint:
             await response(scope, receive, send)
             return
         start = time.perf_counter()
-        headers = Headers(scope=scope)
+        headers = Headers(raw=scope["headers"])  # raw= shares the list; scope= would copy it
         try:
             ids = RequestIds.from_raw(scope["headers"])
         except HeaderTooLargeError as exc:
@@ -192,7 +192,19 @@ class Endpoint:
         path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         length = "N/A" if isinstance(response, StreamingResponse) else str(len(response.body))
         elapsed = (time.perf_counter() - start) * 1000
-        logger.info("%s %s %d %.3fms %s", method, path, response.status_code, elapsed, length)
+        # makeRecord + handle, not info(): the caller's file and line are of no use in an access
+        # line, and finding them walks the stack on every request.
+        logger.handle(
+            logger.makeRecord(
+                logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                "%s %s %d %.3fms %s",
+                (method, path, response.status_code, elapsed, length),
+                None,
+            )
+        )
 
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "OPTIONS": 2, "HEAD": 3}

@@ -46,7 +46,9 @@ async def liveness(request: IncomingRequest) -> Response:
     return Response(_HEALTHY, media_type="text/html")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
+# for every request.
+@dataclass(slots=True)
 class _Outcome:
     """A /score response and, for telemetry, what went into and came out of run()."""
 

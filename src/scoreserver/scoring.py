@@ -21,7 +21,9 @@ __all__ = ["ScoreResult", "Scorer"]
 logger = logging.getLogger("azmlinfsrv")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
+# for every request.
+@dataclass(slots=True)
 class ScoreResult:
     """What run() returned and how long it took."""
 
