@@ -12,6 +12,7 @@
     │   ├── MethodNotAllowedError         405
     │   ├── UnauthorizedError             401
     │   ├── PayloadTooLargeError          413
+    │   ├── URITooLongError               414
     │   ├── UnsupportedMediaTypeError     415
     │   └── HeaderTooLargeError           431
     └── ScoringError                      the server could not produce an answer     500
@@ -41,6 +42,7 @@ __all__ = [
     "ScoringError",
     "ScoringTimeoutError",
     "StartupError",
+    "URITooLongError",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
 ]
@@ -117,6 +119,12 @@ class PayloadTooLargeError(ClientError):
     """The request body is larger than the configured limit."""
 
     status_code = 413
+
+
+class URITooLongError(ClientError):
+    """The request URL is longer than the limit."""
+
+    status_code = 414
 
 
 class UnsupportedMediaTypeError(ClientError):

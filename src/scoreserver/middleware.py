@@ -25,6 +25,7 @@ from scoreserver.errors import (
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
+    URITooLongError,
 )
 from scoreserver.inputs import IncomingRequest
 from scoreserver.logs import log_exception
@@ -45,6 +46,10 @@ NOT_FOUND_MESSAGE = (
     "check your spelling and try again."
 )
 ROUTING_METHOD_MESSAGE = "The method is not allowed for the requested URL."
+MAX_URL_BYTES = 8192
+"""Longer URLs (path and query) are refused with 414."""
+MAX_HEADER_BYTES = 64 * 1024
+"""Larger header blocks (names and values together) are refused with 431."""
 UNAUTHORIZED_MESSAGE = (
     "Missing or invalid bearer key: send the header 'Authorization: Bearer <key>'."
 )
@@ -69,6 +74,17 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _oversized(scope: Scope) -> ClientError | None:
+    """A URL or header block beyond the limits, as the error to answer with."""
+    if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
+        return URITooLongError(f"Request URL is longer than {MAX_URL_BYTES} bytes.")
+    if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+        return HeaderTooLargeError(
+            f"Request header fields are larger than {MAX_HEADER_BYTES} bytes in all."
+        )
+    return None
 
 
 def _too_large_message(limit: int) -> str:
@@ -128,6 +144,12 @@ class Endpoint:
             return
         start = time.perf_counter()
         headers = Headers(raw=scope["headers"])  # raw= shares the list; scope= would copy it
+        oversized = _oversized(scope)
+        if oversized is not None:
+            await error_response(oversized.status_code, oversized.message, RUN_FAILED_FALSE)(
+                scope, receive, send
+            )
+            return
         try:
             ids = RequestIds.from_raw(scope["headers"])
         except HeaderTooLargeError as exc:

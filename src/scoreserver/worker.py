@@ -16,6 +16,7 @@ import uvloop
 from scoreserver.app import create_app
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
+from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
 from scoreserver.listener import Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
@@ -123,7 +124,7 @@ def run_worker(
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=JsonErrorsHttpToolsProtocol,
         lifespan="off",
         access_log=False,
         log_config=None,
