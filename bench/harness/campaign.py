@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.client import fetch_blocking
+from harness.cpuload import CpuMeter
 from harness.loadgen import PythonLoad, WrkLoad
 from harness.probes import cold_start_seconds, idle_memory, liveness_while_busy
 from harness.results import LoadRun, Results, key
@@ -95,7 +96,9 @@ class Campaign:
         """The contenders of one workload, in the order they take turns."""
         chosen = [CONTENDERS[k] for k in self.plan.contenders]
         if workload == "w3" and "scoreserver" in self.plan.contenders:
-            chosen.insert(chosen.index(CONTENDERS["scoreserver"]) + 1, CONTENDERS["scoreserver-c64"])
+            chosen.insert(
+                chosen.index(CONTENDERS["scoreserver"]) + 1, CONTENDERS["scoreserver-c64"]
+            )
         return chosen
 
     def run(self) -> Results:
@@ -113,12 +116,13 @@ class Campaign:
         self, contenders: list[Contender], workload: Workload, workers: int, method: str = "POST"
     ) -> Iterator[list[Server]]:
         """The contenders started and ready (those that fail are noted and left out)."""
-        started = [
-            start(self.tools, c, workload, workers, self.cpus.server(workers), self.log_dir)
-            for c in contenders
-        ]
+        started: list[Server] = []
         ready: list[Server] = []
         try:
+            for c in contenders:
+                started.append(
+                    start(self.tools, c, workload, workers, self.cpus.server(workers), self.log_dir)
+                )
             for server in started:
                 try:
                     server.wait_ready(method)
@@ -135,7 +139,10 @@ class Campaign:
 
     def _check_bodies(self, servers: list[Server], workload: Workload) -> None:
         """Note any contender whose /score answer differs from the first one's."""
-        bodies = {s.contender.key: fetch_blocking(s.port, "POST", "/score", workload.body).body for s in servers}
+        bodies = {
+            s.contender.key: fetch_blocking(s.port, "POST", "/score", workload.body).body
+            for s in servers
+        }
         first_key, first = next(iter(bodies.items()))
         for name, body in bodies.items():
             if body != first:
@@ -155,19 +162,23 @@ class Campaign:
                     for server in servers:
                         self._measure(server, workload, workers, conns, rnd)
 
-    def _measure(self, server: Server, workload: Workload, workers: int, conns: int, rnd: int) -> None:
+    def _measure(
+        self, server: Server, workload: Workload, workers: int, conns: int, rnd: int
+    ) -> None:
         cpus = self.cpus.load(workers)
         if rnd == 0 and self.plan.warmup_s:
             self.load.run(server.port, workload.body, conns, self.plan.warmup_s, cpus)
+        meter = CpuMeter(server.process.pid)
         result = self.load.run(server.port, workload.body, conns, self.plan.duration_s, cpus)
+        others = meter.others()
         self.results.loads.append(
-            LoadRun(workload.key, workers, conns, server.contender.key, rnd, result)
+            LoadRun(workload.key, workers, conns, server.contender.key, rnd, result, others)
         )
         errors = f" errors {result.errors}" if result.errors else ""
         _say(
-            f"{workload.key} w{workers} c{conns:<3} round {rnd + 1}/{self.plan.rounds} "
+            f"{workload.key} workers {workers} conns {conns:<3} round {rnd + 1}/{self.plan.rounds} "
             f"{server.contender.key:<16} {result.rps:9.1f} req/s  p50 {result.p50_ms:8.2f} ms  "
-            f"p99 {result.p99_ms:8.2f} ms{errors}"
+            f"p99 {result.p99_ms:8.2f} ms  others {others:4.0%} CPU{errors}"
         )
         time.sleep(PAUSE_S)
 
@@ -179,7 +190,12 @@ class Campaign:
             for workers in self.plan.workers:
                 for contender in contenders:
                     server = start(
-                        self.tools, contender, workload, workers, self.cpus.server(workers), self.log_dir
+                        self.tools,
+                        contender,
+                        workload,
+                        workers,
+                        self.cpus.server(workers),
+                        self.log_dir,
                     )
                     try:
                         cold = cold_start_seconds(server)

@@ -85,4 +85,6 @@ def ensure_wrk() -> str | None:
 def wrk_version(wrk: str) -> str:
     """wrk's own version line."""
     out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=30)
-    return (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) else "?"
+    text = (out.stdout or out.stderr).strip()
+    # "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer": keep the name and version.
+    return text.splitlines()[0].split(" [")[0] if text else "wrk"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -71,9 +72,7 @@ class WrkLoad:
                 env={**os.environ, "BENCH_BODY_FILE": body_file.name},
                 timeout=seconds + REQUEST_TIMEOUT_S + 30,
             )
-        line = next(
-            (ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None
-        )
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
         if line is None:
             raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
         data = json.loads(line.split(" ", 1)[1])
@@ -92,7 +91,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) of sorted values; 0 for none."""
     if not sorted_values:
         return 0.0
-    rank = min(len(sorted_values) - 1, max(0, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
+    rank = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
     return sorted_values[rank]
 
 
@@ -186,5 +185,3 @@ def _run_loop(coroutine):
 def run_coroutine(coroutine):
     """Run a coroutine to completion on a fresh loop (used by the probes too)."""
     return _run_loop(coroutine)
-
-

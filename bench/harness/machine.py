@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import subprocess
@@ -45,6 +46,15 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "?"
     return f"{commit}{' + uncommitted changes in src/' if dirty else ''}"
+
+
+def source_fingerprint(folder: Path) -> str:
+    """A short hash of every file under folder (caches left out): equal hashes, same code."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def machine_info() -> dict[str, str]:

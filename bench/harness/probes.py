@@ -33,6 +33,8 @@ class Memory:
     processes: int
     rss_mib: float
     pss_mib: float
+    rss_each_mib: tuple[float, ...] = ()
+    """Per process, the root first."""
 
 
 def _rollup(pid: int) -> tuple[int, int]:
@@ -50,14 +52,18 @@ def idle_memory(server: Server) -> Memory:
     """The tree's memory after readiness and IDLE_S seconds without traffic."""
     server.wait_ready("POST")
     time.sleep(IDLE_S)
-    rss = pss = count = 0
+    found = []
     for pid in process_tree(server.process.pid):
         try:
-            r, p = _rollup(pid)
+            found.append(_rollup(pid))
         except OSError:
             continue
-        rss, pss, count = rss + r, pss + p, count + 1
-    return Memory(processes=count, rss_mib=rss / 1024, pss_mib=pss / 1024)
+    return Memory(
+        processes=len(found),
+        rss_mib=sum(r for r, _ in found) / 1024,
+        pss_mib=sum(p for _, p in found) / 1024,
+        rss_each_mib=tuple(r / 1024 for r, _ in found),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,7 @@ def liveness_while_busy(server: Server, repeats: int) -> Liveness:
     busy_times: list[float] = []
     statuses: list[int] = []
     for _ in range(repeats):
-        results, busy_s, status = run_coroutine(
-            _busy_period(server.port, server.workload.body)
-        )
+        results, busy_s, status = run_coroutine(_busy_period(server.port, server.workload.body))
         samples += results
         busy_times.append(busy_s)
         statuses.append(status)

@@ -22,6 +22,8 @@ SECTIONS = (
 )
 
 
+# An en dash, for ranges and for "nothing here" in tables.
+DASH = "\u2013"
 _COMPARE = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
 
 
@@ -56,7 +58,7 @@ def _load_ratio(workload: str, conns: int, top: str, bottom: str, metric) -> Cal
         if ratio is None:
             return None
         paired = results.paired_ratios(workload, 1, conns, top, bottom, metric)
-        rounds = f"{min(paired):.2f}–{max(paired):.2f}" if len(paired) > 1 else ""
+        rounds = f"{min(paired):.2f}{DASH}{max(paired):.2f}" if len(paired) > 1 else ""
         return Measured(ratio, f"{ratio:.2f}x", rounds)
 
     return measure
@@ -85,10 +87,30 @@ def _startup_ratio(table: str, attribute: str | None) -> Callable:
 
 
 TARGETS = (
-    Target("W1, 16 conns: req/s ≥ 6x reference", ">=", 6.0, _load_ratio("w1", 16, "scoreserver", "reference", rps)),
-    Target("W1, 16 conns: req/s ≥ 0.5x limit", ">=", 0.5, _load_ratio("w1", 16, "scoreserver", "limit", rps)),
-    Target("W1, 1 conn: p50 ≤ 0.5x reference", "<=", 0.5, _load_ratio("w1", 1, "scoreserver", "reference", p50)),
-    Target("W2, 16 conns: req/s ≥ 3x reference", ">=", 3.0, _load_ratio("w2", 16, "scoreserver", "reference", rps)),
+    Target(
+        "W1, 16 conns: req/s ≥ 6x reference",
+        ">=",
+        6.0,
+        _load_ratio("w1", 16, "scoreserver", "reference", rps),
+    ),
+    Target(
+        "W1, 16 conns: req/s ≥ 0.5x limit",
+        ">=",
+        0.5,
+        _load_ratio("w1", 16, "scoreserver", "limit", rps),
+    ),
+    Target(
+        "W1, 1 conn: p50 ≤ 0.5x reference",
+        "<=",
+        0.5,
+        _load_ratio("w1", 1, "scoreserver", "reference", p50),
+    ),
+    Target(
+        "W2, 16 conns: req/s ≥ 3x reference",
+        ">=",
+        3.0,
+        _load_ratio("w2", 16, "scoreserver", "reference", rps),
+    ),
     Target(
         "W3, 16 conns, concurrency 64: req/s ≥ 10x reference",
         ">=",
@@ -96,8 +118,12 @@ TARGETS = (
         _load_ratio("w3", 16, "scoreserver-c64", "reference", rps),
     ),
     Target("Liveness p99 while a sleeping run() is busy < 25 ms", "<", 25.0, _liveness_p99),
-    Target("Cold start (less init()) ≤ 0.6x reference", "<=", 0.6, _startup_ratio("cold_start", None)),
-    Target("Idle RSS, worker_count 1 ≤ 0.7x reference", "<=", 0.7, _startup_ratio("memory", "rss_mib")),
+    Target(
+        "Cold start (less init()) ≤ 0.6x reference", "<=", 0.6, _startup_ratio("cold_start", None)
+    ),
+    Target(
+        "Idle RSS, worker_count 1 ≤ 0.7x reference", "<=", 0.7, _startup_ratio("memory", "rss_mib")
+    ),
 )
 
 
@@ -113,17 +139,26 @@ def _num(value: float) -> str:
 
 def _spread(spread: Spread | None) -> str:
     if spread is None:
-        return "–"
+        return DASH
     if spread.n == 1:
         return _num(spread.median)
-    return f"{_num(spread.median)} ({_num(spread.low)}–{_num(spread.high)})"
+    return f"{_num(spread.median)} ({_num(spread.low)}{DASH}{_num(spread.high)})"
+
+
+def _percent(spread: Spread | None) -> str:
+    """Median and worst round, as a percentage of one CPU."""
+    if spread is None:
+        return DASH
+    return (
+        f"{spread.median:.0%} (max {spread.high:.0%})" if spread.n > 1 else f"{spread.median:.0%}"
+    )
 
 
 def _ratio(results: Results, cell: tuple[str, int, int], top: str, bottom: str, metric) -> str:
     if top == bottom:
-        return "–"
+        return DASH
     ratio = results.ratio(*cell, top, bottom, metric)
-    return "–" if ratio is None else f"{ratio:.2f}x"
+    return DASH if ratio is None else f"{ratio:.2f}x"
 
 
 def _targets(results: Results) -> list[str]:
@@ -134,7 +169,7 @@ def _targets(results: Results) -> list[str]:
     for target in TARGETS:
         measured = target.measure(results)
         shown = measured.shown if measured else "not measured"
-        rounds = measured.rounds if measured and measured.rounds else "–"
+        rounds = measured.rounds if measured and measured.rounds else DASH
         lines.append(f"| {target.text} | {shown} | {rounds} | {target.verdict(measured)} |")
     return lines
 
@@ -146,9 +181,11 @@ def _load_tables(results: Results) -> list[str]:
         lines += ["", f"### {WORKLOADS[workload].title}", ""]
         lines.append(
             "| workers | conns | server | req/s | p50 ms | p99 ms | errors "
-            "| req/s vs reference | req/s vs limit | p50 vs reference |"
+            "| req/s vs reference | req/s vs limit | p50 vs reference | others' CPU |"
         )
-        lines.append("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        lines.append(
+            "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        )
         runs = [r for r in results.loads if r.workload == workload]
         cells = list(dict.fromkeys((r.workers, r.connections, r.contender) for r in runs))
         for workers, conns, contender in sorted(cells, key=lambda c: (c[0], c[1])):
@@ -161,7 +198,8 @@ def _load_tables(results: Results) -> list[str]:
                 f"| {_spread(results.load_spread(*cell, contender, p99))} | {errors} "
                 f"| {_ratio(results, cell, contender, 'reference', rps)} "
                 f"| {_ratio(results, cell, contender, 'limit', rps)} "
-                f"| {_ratio(results, cell, contender, 'reference', p50)} |"
+                f"| {_ratio(results, cell, contender, 'reference', p50)} "
+                f"| {_percent(results.others_spread(*cell, contender))} |"
             )
     return lines or ["", "Not measured."]
 
@@ -169,8 +207,8 @@ def _load_tables(results: Results) -> list[str]:
 def _start_up(results: Results) -> list[str]:
     cold = ["| server | workers | cold start ms (less init()) |", "| --- | ---: | ---: |"]
     memory = [
-        "| server | workers | processes | RSS MiB | PSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| server | workers | processes | RSS MiB | PSS MiB | RSS per process MiB |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, samples in results.cold_start.items():
         contender, workers = name.split("/")
@@ -183,7 +221,8 @@ def _start_up(results: Results) -> list[str]:
         memory.append(
             f"| {CONTENDERS[contender].title} | {workers} | {found[0].processes} "
             f"| {_spread(Spread.of([m.rss_mib for m in found]))} "
-            f"| {_spread(Spread.of([m.pss_mib for m in found]))} |"
+            f"| {_spread(Spread.of([m.pss_mib for m in found]))} "
+            f"| {' + '.join(f'{r:.1f}' for r in found[-1].rss_each_mib)} |"
         )
     return ["## Cold start", "", *cold, "", "## Idle memory", "", *memory]
 
@@ -209,7 +248,7 @@ def _method(results: Results) -> list[str]:
         "## Method",
         "",
         f"- Load generator: {setup.get('load generator', '?')}; closed loop, one thread, "
-        f"{setup.get('duration', '?')} s per measurement after a {setup.get('warmup', '?')} s "
+        f"{setup.get('duration', '?')} per measurement after {setup.get('warmup', '?')} of "
         f"warm-up in the first round, {setup.get('rounds', '?')} round(s).",
         "- All contenders of a workload and worker count run side by side and are loaded in "
         "turn (A B C A B C ...); a cell shows the median of its rounds and, in brackets, the "
@@ -229,9 +268,11 @@ def _method(results: Results) -> list[str]:
         f"{PROBE_PERIOD_S * 1000:.0f} ms until it returns; a probe unanswered after "
         f"{PROBE_TIMEOUT_S:.0f} s counts as a timeout and at {PROBE_TIMEOUT_S * 1000:.0f} ms in "
         "the percentiles.",
-        "- Other engineers run test suites on this machine at the same time, so single numbers "
-        "are noisy; the load average at start and end is in the machine table. Compare "
-        "ratios from one run, not absolute numbers across runs.",
+        "- The machine is shared: other engineers run test suites on it at the same time, so "
+        'single numbers are noisy. "others\' CPU" is the CPU time (in CPUs, median and worst '
+        "round) that processes other than the measured server, the load generator and the "
+        "harness used during a cell's measurements; a cell where it is high is less trustworthy, "
+        "and its range shows it. Compare ratios from one run, not absolute numbers across runs.",
     ]
 
 

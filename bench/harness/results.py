@@ -41,6 +41,8 @@ class LoadRun:
     contender: str
     round: int
     result: LoadResult
+    others_cpu: float = 0.0
+    """CPUs' worth of time other processes on the machine used during the run."""
 
 
 @dataclass
@@ -79,6 +81,13 @@ class Results:
         runs = self.runs(workload, workers, connections, contender)
         return Spread.of([metric(r.result) for r in runs])
 
+    def others_spread(
+        self, workload: str, workers: int, connections: int, contender: str
+    ) -> Spread | None:
+        """The spread of the CPU the rest of the machine took over a cell's rounds."""
+        runs = self.runs(workload, workers, connections, contender)
+        return Spread.of([r.others_cpu for r in runs])
+
     def paired_ratios(
         self,
         workload: str,
@@ -89,9 +98,12 @@ class Results:
         metric: Callable[[LoadResult], float],
     ) -> list[float]:
         """numerator/denominator round by round (the rounds ran back to back, so they pair)."""
-        top = {r.round: metric(r.result) for r in self.runs(workload, workers, connections, numerator)}
+        top = {
+            r.round: metric(r.result) for r in self.runs(workload, workers, connections, numerator)
+        }
         bottom = {
-            r.round: metric(r.result) for r in self.runs(workload, workers, connections, denominator)
+            r.round: metric(r.result)
+            for r in self.runs(workload, workers, connections, denominator)
         }
         return [top[k] / bottom[k] for k in sorted(top) if bottom.get(k)]
 

@@ -28,14 +28,38 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
 # Variables that configure either server; a developer's shell must not leak them into a run.
-SERVER_VARIABLES = (
-    "AZUREML_ENTRY_SCRIPT AZUREML_MODEL_DIR AZUREML_CONFIG_FILE AML_APP_ROOT AZUREML_SOURCE_DIRECTORY "
-    "SCORING_TIMEOUT_MS WORKER_COUNT WORKER_TIMEOUT WORKER_PRELOAD SERVICE_NAME SERVICE_VERSION "
-    "SERVICE_PATH_PREFIX WORKSPACE_NAME AZUREML_LOG_LEVEL AML_CORS_ORIGINS AZUREML_DEBUG_PORT "
-    "SEPERATE_HEALTH_ENDPOINT SERVER_VERSION_LOG_RESPONSE_ENABLED AML_APP_INSIGHTS_ENABLED "
-    "AML_APP_INSIGHTS_KEY APP_INSIGHTS_LOG_RESPONSE_ENABLED HEALTH_PORT SERVER_PORT "
-    "SCORESERVER_PORT SCORESERVER_HOST SCORESERVER_CONCURRENCY PYTHONUNBUFFERED PYTHONPATH"
-).split()
+SERVER_VARIABLES = frozenset(
+    {
+        "AZUREML_ENTRY_SCRIPT",
+        "AZUREML_MODEL_DIR",
+        "AZUREML_CONFIG_FILE",
+        "AML_APP_ROOT",
+        "AZUREML_SOURCE_DIRECTORY",
+        "SCORING_TIMEOUT_MS",
+        "WORKER_COUNT",
+        "WORKER_TIMEOUT",
+        "WORKER_PRELOAD",
+        "SERVICE_NAME",
+        "SERVICE_VERSION",
+        "SERVICE_PATH_PREFIX",
+        "WORKSPACE_NAME",
+        "AZUREML_LOG_LEVEL",
+        "AML_CORS_ORIGINS",
+        "AZUREML_DEBUG_PORT",
+        "SEPERATE_HEALTH_ENDPOINT",
+        "SERVER_VERSION_LOG_RESPONSE_ENABLED",
+        "AML_APP_INSIGHTS_ENABLED",
+        "AML_APP_INSIGHTS_KEY",
+        "APP_INSIGHTS_LOG_RESPONSE_ENABLED",
+        "HEALTH_PORT",
+        "SERVER_PORT",
+        "SCORESERVER_PORT",
+        "SCORESERVER_HOST",
+        "SCORESERVER_CONCURRENCY",
+        "PYTHONUNBUFFERED",
+        "PYTHONPATH",
+    }
+)
 
 
 def _matrix_body() -> bytes:
@@ -97,21 +121,32 @@ class Toolchain:
     reference_command: str | None
     limit_python: str | None
     concurrency_flag: bool
+    scoreserver_source: str | None = None
+    """A copy of src/ put first on PYTHONPATH, so the whole run measures one version."""
+
+    def scoreserver_env(self) -> dict[str, str]:
+        """What scoreserver's processes get on top of the cleaned environment."""
+        return {"PYTHONPATH": self.scoreserver_source} if self.scoreserver_source else {}
 
 
-def scoreserver_has_flag(python: str, flag: str) -> bool:
-    """Whether `python -m scoreserver --help` lists the flag."""
-    out = subprocess.run(
-        [python, "-m", "scoreserver", "--help"], capture_output=True, text=True, timeout=60
+def scoreserver_cli(
+    python: str, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m scoreserver ARGS` as the benchmark would start it, and capture its output."""
+    return subprocess.run(
+        [python, "-m", "scoreserver", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_environment(env),
     )
-    return flag in out.stdout
 
 
 def _scoreserver_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers: int):
     argv = [tools.scoreserver_python, "-m", "scoreserver", "--host", "127.0.0.1"]
     argv += ["--entry_script", str(WORKLOADS_DIR / f"{w.module}.py"), "--port", str(port)]
     argv += ["--worker_count", str(workers)]
-    env = {}
+    env = tools.scoreserver_env()
     if c.concurrency is not None:
         # The variable is always set; the flag only where the CLI knows it (it may not yet).
         env["SCORESERVER_CONCURRENCY"] = str(c.concurrency)
@@ -226,7 +261,9 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.005)
-        raise RuntimeError(f"{self.contender.key} not ready in {timeout}s:\n{self.output()[-3000:]}")
+        raise RuntimeError(
+            f"{self.contender.key} not ready in {timeout}s:\n{self.output()[-3000:]}"
+        )
 
     def stop(self) -> None:
         """SIGTERM the root, wait, then SIGKILL whatever of its tree is still alive."""
