@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inference_schema import schema_util
 
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
@@ -15,14 +13,7 @@ from scoreserver.errors import EntryScriptError
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-@pytest.fixture(autouse=True)
-def fresh_schema_registry() -> Iterator[None]:
-    """inference-schema registers each decorated run() globally; forget this test's scripts."""
-    registry = schema_util.__functions_schema__
-    saved = dict(registry)
-    yield
-    registry.clear()
-    registry.update(saved)
+pytestmark = pytest.mark.usefixtures("fresh_schema_registry")
 
 
 def _load(name: str) -> EntryScript:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from inference_schema import schema_util
 from starlette.datastructures import Headers
 
 from scoreserver.aml_request import AMLRequest
@@ -28,14 +27,7 @@ from scoreserver.request_ids import RequestIds
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-@pytest.fixture(autouse=True)
-def fresh_schema_registry() -> Iterator[None]:
-    """inference-schema registers each decorated run() globally; forget this test's scripts."""
-    registry = schema_util.__functions_schema__
-    saved = dict(registry)
-    yield
-    registry.clear()
-    registry.update(saved)
+pytestmark = pytest.mark.usefixtures("fresh_schema_registry")
 
 
 def make_request(
