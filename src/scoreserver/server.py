@@ -31,6 +31,7 @@ logger = logging.getLogger("azmlinfsrv")
 
 LISTEN_BACKLOG = 2048
 RESTART_DELAY_S = 1.0
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # How often the supervisor looks at the workers' heartbeats.
 HEARTBEAT_CHECK_S = 1.0
 # How long past the drain grace period a worker may take to exit before it is killed.
@@ -142,7 +143,14 @@ class Supervisor:
             args=(self.settings, sockets, link, self.preloaded, wake),
             name="scoreserver-worker",
         )
-        process.start()
+        # A stop signal arriving between the fork and the worker's own signal set-up would run
+        # the supervisor's handler inside the new worker, which would then never stop: hold
+        # such signals until both sides are ready for them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         sender.close()
         return _Worker(process=process, status=receiver, heartbeat=heartbeat, slot=slot)
 
@@ -305,6 +313,7 @@ def _worker_entry(
     """The first code a forked worker runs: shed the supervisor's signal handling, then serve."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     for sock in wake:
         sock.close()
     # Imported only here, after the fork: the supervisor itself never needs the web stack, and
