@@ -39,7 +39,7 @@ def create_app(
             else None
         ),
         max_body_bytes=settings.max_request_body_bytes,
-        auth_header=f"Bearer {settings.auth_key}".encode() if settings.auth_key else None,
+        bearer_key=settings.auth_key.encode() if settings.auth_key else None,
         cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
     )
     return build_router(handlers, policy)

@@ -1,27 +1,62 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse with JSON like every other error."""
+"""uvicorn's httptools protocol, answering requests it cannot parse with JSON like every other error.
+
+The parser refuses some requests before the application sees them: those it cannot read at all,
+URLs longer than it buffers, and methods it does not know. Each still gets the JSON answer the
+application would have given: 400, 414, or the router's 405.
+"""
 
 from __future__ import annotations
 
+import re
+
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from scoreserver.errors import MethodNotAllowedError, URITooLongError
+from scoreserver.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
 from scoreserver.outputs import encode_json
 
 __all__ = ["JsonErrorsHttpToolsProtocol"]
 
+# The methods the parser (llhttp) accepts; a request line with another token fails to parse.
+_PARSER_METHODS = frozenset(
+    b"DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+    b"SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+    b"SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE PRI DESCRIBE ANNOUNCE "
+    b"SETUP PLAY PAUSE TEARDOWN GET_PARAMETER SET_PARAMETER REDIRECT RECORD FLUSH QUERY".split()
+)
+_REQUEST_LINE_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
+
+_REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 414: b"Request-URI Too Long"}
+
 
 class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
-    """A malformed request gets 400 {"message": ...} instead of uvicorn's plain-text answer."""
+    """A request the parser refuses gets a JSON error instead of uvicorn's plain-text 400."""
+
+    _received = b""
+
+    def data_received(self, data: bytes) -> None:
+        """Keep the start of what arrived, to tell why the parser may refuse it."""
+        self._received = data[:64]
+        super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
-        """Answer 400 with the parser's message as JSON, then close the connection."""
-        body = encode_json({"message": msg})
-        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        """Answer the parser's refusal as the application would have, then close."""
+        status, message, extra = 400, msg, b""
+        method = _REQUEST_LINE_METHOD.match(self._received)
+        if len(self.url) > MAX_URL_BYTES:
+            status, message = URITooLongError.status_code, url_too_long_message()
+        elif method is not None and method.group(1) not in _PARSER_METHODS:
+            status, message = MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE
+            extra = b"x-ms-run-function-failed: False\r\n"
+        body = encode_json({"message": message})
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
         head.extend(
             [
                 b"content-type: application/json\r\n",
                 b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+                extra,
                 b"connection: close\r\n",
                 b"\r\n",
             ]

@@ -33,7 +33,18 @@ from scoreserver.outputs import error_response
 from scoreserver.request_ids import RequestIds
 from scoreserver.types import Receive, Scope, Send
 
-__all__ = ["RUN_FAILED_FALSE", "Endpoint", "Handler", "RoutePolicy", "not_found", "read_body"]
+__all__ = [
+    "MAX_URL_BYTES",
+    "ROUTING_METHOD_MESSAGE",
+    "RUN_FAILED_FALSE",
+    "ClientDisconnected",
+    "Endpoint",
+    "Handler",
+    "RoutePolicy",
+    "not_found",
+    "read_body",
+    "url_too_long_message",
+]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -55,6 +66,10 @@ UNAUTHORIZED_MESSAGE = (
 )
 
 
+class ClientDisconnected(Exception):
+    """The client went away before its request was complete."""
+
+
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     """The whole request body; more than limit bytes is refused before or while it arrives."""
     for name, declared in headers.raw:
@@ -65,7 +80,9 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            # The client hung up before sending the whole body: there is nobody to answer, and
+            # run() must not score a truncated input.
+            raise ClientDisconnected()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -79,12 +96,17 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
 def _oversized(scope: Scope) -> ClientError | None:
     """A URL or header block beyond the limits, as the error to answer with."""
     if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
-        return URITooLongError(f"Request URL is longer than {MAX_URL_BYTES} bytes.")
+        return URITooLongError(url_too_long_message())
     if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
         return HeaderTooLargeError(
             f"Request header fields are larger than {MAX_HEADER_BYTES} bytes in all."
         )
     return None
+
+
+def url_too_long_message() -> str:
+    """What a client whose URL is over the limit is told."""
+    return f"Request URL is longer than {MAX_URL_BYTES} bytes."
 
 
 def _too_large_message(limit: int) -> str:
@@ -98,17 +120,19 @@ class RoutePolicy:
     server_version: bytes | None
     """The x-ms-server-version value, or None when that header is turned off."""
     max_body_bytes: int
-    auth_header: bytes | None = None
+    bearer_key: bytes | None = None
     cors: CorsPolicy | None = None
     """The exact Authorization header value required, when a key is configured."""
 
     def authorized(self, scope: Scope) -> bool:
         """Whether the request carries the configured bearer key (always, when none is set)."""
-        if self.auth_header is None:
+        if self.bearer_key is None:
             return True
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return hmac.compare_digest(value, self.auth_header)
+                # The scheme name is case-insensitive (RFC 7235); the key itself is not.
+                scheme, _, key = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(key, self.bearer_key)
         return False
 
 
@@ -160,7 +184,10 @@ class Endpoint:
             self._add_headers(response, ids.response_headers(), method, headers)
             await response(scope, receive, send)
             return
-        response = await self._respond(scope, receive, method, headers, ids)
+        try:
+            response = await self._respond(scope, receive, method, headers, ids)
+        except ClientDisconnected:
+            return
         self._add_headers(response, ids.response_headers(), method, headers)
         await response(scope, receive, send)
         if self.access_log:
@@ -175,6 +202,8 @@ class Endpoint:
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
             body = await read_body(receive, headers, self.policy.max_body_bytes)
             return await self.handler(IncomingRequest(scope, method, body, headers, ids))
+        except ClientDisconnected:
+            raise
         except ClientError as exc:
             response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
             if isinstance(exc, UnauthorizedError):

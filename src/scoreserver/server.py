@@ -68,6 +68,8 @@ class _Worker:
     slot: int
     """The worker's place in the shared availability flags; a replacement takes it over."""
     ready: bool = False
+    killed: bool = False
+    """The supervisor killed it (stuck); its exit is awaited, not killed again."""
 
 
 @dataclass
@@ -229,8 +231,8 @@ class Supervisor:
                 if worker.status is not None and ready is worker.status:
                     self._take_late_report(worker)
                     continue
-                if worker.process.is_alive():
-                    continue
+                # The sentinel is ready once the process has exited, possibly an instant before
+                # it can be reaped: _replace waits for that rather than looking again.
                 self._replace(worker, sockets, wake)
 
             self._kill_stuck()
@@ -241,7 +243,7 @@ class Supervisor:
         limit = self.settings.stuck_timeout_s
         for worker in self.workers:
             silent = now - worker.heartbeat.value
-            if worker.ready and worker.process.is_alive() and silent > limit:
+            if worker.ready and not worker.killed and silent > limit:
                 logger.error(
                     "Worker (pid:%s) has not responded for %.0f seconds (WORKER_TIMEOUT is %s). "
                     "Replacing it.",
@@ -249,6 +251,7 @@ class Supervisor:
                     silent,
                     limit,
                 )
+                worker.killed = True
                 worker.process.kill()
 
     def _take_late_report(self, worker: _Worker) -> None:
@@ -268,7 +271,7 @@ class Supervisor:
         wake: tuple[socket.socket, socket.socket],
     ) -> None:
         self._availability[worker.slot] = True  # gone: the others must not leave work to it
-        worker.process.join(timeout=1)
+        worker.process.join(timeout=5)
         self._close_status(worker)
         logger.error(
             "Worker (pid:%s) exited with code %s. Starting a new worker.",

@@ -65,7 +65,8 @@ class RunningServer:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            # The whole process group: a hung supervisor must not leave its workers behind.
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise
 
@@ -93,7 +94,12 @@ def start_server(
     argv += list(args)
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            argv, stdout=sink, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
+            argv,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so stop() can end all of it
         )
     return RunningServer(process=process, port=port, log_path=log)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from tests.integration.cli_support import SCRIPTS, wait_until
 from tests.integration.server import RunningServer, start_server, wait_until_ready
 
 SLEEP = SCRIPTS / "ops_sleep.py"
+SLOW_FORK = SCRIPTS / "ops_slow_fork.py"
 
 
 @contextmanager
@@ -29,10 +31,21 @@ def _started(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[Runnin
         wait_until_ready(server)
         yield server
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
-        server.log_path.unlink(missing_ok=True)
+        _kill_leftovers(server)
+
+
+def _kill_leftovers(server: RunningServer) -> None:
+    """SIGKILL a server the test did not stop, workers included (they would outlive it)."""
+    if server.process.poll() is None:
+        pid = server.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        workers = [int(p) for p in children.read_text().split()] if children.exists() else []
+        server.process.kill()
+        server.process.wait()
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+    server.log_path.unlink(missing_ok=True)
 
 
 def _send_score(port: int, body: bytes) -> socket.socket:
@@ -89,8 +102,9 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(tmp_path: Path) ->
 
         code = server.process.wait(timeout=30)
         answers = [_read_answer(sock, timeout=5) for sock in connections]
+        output = server.output()
     assert [status for status, _ in answers] == [200] * 8, answers
-    assert code == 0, server.output()
+    assert code == 0, output
     # New connections are refused while the eight requests (8 s of work) are still being answered.
     assert still_draining
     assert refused_after < 5
@@ -110,9 +124,39 @@ def test_run_longer_than_the_grace_period_is_cut_off(tmp_path: Path) -> None:
             code = None
         exited_after = time.monotonic() - signalled
         status, _ = _read_answer(connection, timeout=5)
-    assert code == 0, f"exit code {code} after {exited_after:.1f}s:\n{server.output()}"
+        output = server.output()
+    assert code == 0, f"exit code {code} after {exited_after:.1f}s:\n{output}"
     assert exited_after < grace + 5
     # The grace period was given (the run() was not cut off at once) ...
     assert exited_after > grace - 0.5
     # ... and the 60 s run() did not produce an answer.
     assert status != 200
+
+
+def test_sigterm_while_a_worker_is_starting_stops_promptly(tmp_path: Path) -> None:
+    """SIGTERM that reaches a worker just after its fork is not lost.
+
+    Every fork has a moment before the new worker sets up its own signal handling; the fixture's
+    after-fork hook (run in each worker because WORKER_PRELOAD imports the script in the
+    supervisor) stretches that moment to a second so the signal lands in it every time.
+    """
+    grace = 3
+    env = {"WORKER_PRELOAD": "true", "SCORESERVER_GRACEFUL_TIMEOUT": str(grace)}
+    server = start_server(["--entry_script", str(SLOW_FORK)], env=env, cwd=tmp_path)
+    try:
+        # init() ran in the supervisor; the worker is forked right after it.
+        server.wait_for_output("ops init in pid", timeout=30)
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        try:
+            code: int | None = server.process.wait(timeout=grace + 15)
+        except subprocess.TimeoutExpired:
+            code = None
+        stopped_after = time.monotonic() - signalled
+        output = server.output()
+    finally:
+        _kill_leftovers(server)
+    assert code == 0, output
+    # The worker needs about a second to leave the hook; waiting out the grace period and the
+    # kill margin (grace + 5 s) means the SIGTERM sent to it was ignored.
+    assert stopped_after < grace, f"stopped {stopped_after:.1f}s after SIGTERM:\n{output}"

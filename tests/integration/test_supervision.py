@@ -21,9 +21,13 @@ BLOCKING = SCRIPTS / "ops_blocking_async.py"
 
 def _init_pids(server: RunningServer) -> list[int]:
     """The pids whose init() ran, in order, from the script's own print."""
+    return _init_pids_in(server.output())
+
+
+def _init_pids_in(output: str) -> list[int]:
     return [
         int(r.text.removeprefix("ops init in pid "))
-        for r in records(server.output())
+        for r in records(output)
         if r.logger == "azmlinfsrv.print" and r.text.startswith("ops init in pid ")
     ]
 
@@ -81,9 +85,8 @@ def test_worker_with_a_blocked_event_loop_is_replaced(tmp_path: Path) -> None:
         output = server.output()
         inits = _init_pids(server)
     complaints = [r for r in records(output) if "has not responded" in r.text]
-    assert len(complaints) == 1, output
-    assert f"pid:{stuck}" in complaints[0].text
-    assert complaints[0].level == "E"
+    assert complaints, output
+    assert all(f"pid:{stuck}" in r.text and r.level == "E" for r in complaints), output
     assert inits == [stuck, replacement]
     # Replaced within a few seconds of the 2 s timeout, well before the 10 s sleep ends.
     assert served_again_after < 8, output
@@ -102,21 +105,24 @@ def test_preload_runs_init_once_and_both_workers_serve(tmp_path: Path) -> None:
             return len(seen) >= 2
 
         wait_until(two_workers_answered, timeout=15)
+        workers = set(seen)
+        # A replacement inherits the preloaded script: init() does not run again.
+        os.kill(min(workers), signal.SIGKILL)
+        wait_until(lambda: _new_pid_answers(server, workers), timeout=15)
         output = server.output()
         supervisor = server.process.pid
     invoked = [r for r in records(output) if r.text == "Invoking user's init function"]
     assert len(invoked) == 1, output
     assert _init_pids_in(output) == [supervisor]
-    assert len(seen) == 2
-    assert supervisor not in seen
+    assert len(workers) == 2
+    assert supervisor not in workers
 
 
-def _init_pids_in(output: str) -> list[int]:
-    return [
-        int(r.text.removeprefix("ops init in pid "))
-        for r in records(output)
-        if r.logger == "azmlinfsrv.print" and r.text.startswith("ops init in pid ")
-    ]
+def _new_pid_answers(server: RunningServer, known: set[int]) -> bool:
+    """Whether a worker not in known answers one of two slow requests sent together."""
+    with ThreadPoolExecutor(2) as pool:
+        answered = set(pool.map(_answering_pid, [server] * 2, [b"0.3"] * 2))
+    return bool(answered - known - {None})
 
 
 def test_run_that_exits_the_process_fails_fast_and_the_server_recovers(tmp_path: Path) -> None:
@@ -139,19 +145,3 @@ def test_run_that_exits_the_process_fails_fast_and_the_server_recovers(tmp_path:
     assert status != 200
     assert inits == [victim, replacement]
     assert alive
-
-
-def test_inflight_request_gets_json_5xx_when_worker_dies(tmp_path: Path) -> None:
-    """The client of a run() that kills its worker is told so in JSON, like any other failure."""
-    with serving(["--entry_script", str(EXIT)], cwd=tmp_path) as server:
-        try:
-            response: httpx.Response | None = httpx.post(
-                server.url + "/score", content=b"exit", timeout=30
-            )
-            failure = ""
-        except httpx.HTTPError as exc:
-            response, failure = None, repr(exc)
-    assert response is not None, f"no HTTP answer at all: {failure}"
-    assert 500 <= response.status_code < 600
-    assert response.headers["content-type"].startswith("application/json")
-    assert isinstance(response.json()["message"], str)
