@@ -24,6 +24,7 @@ __all__ = [
     "LOG_FORMAT",
     "SERVER_LOGGER",
     "AMLLogFormatter",
+    "AccessLog",
     "BatchedStreamHandler",
     "RootAccessFilter",
     "configure_logging",
@@ -50,11 +51,15 @@ class AMLLogFormatter(logging.Formatter):
         """The default layout, YYYY-MM-DD HH:MM:SS,mmm, with the seconds part made once a second."""
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.timestamp(record.created, record.msecs)
+
+    def timestamp(self, created: float, msecs: float) -> str:
+        """YYYY-MM-DD HH:MM:SS,mmm in UTC for a time.time() value and its milliseconds."""
+        second = int(created)
         if second != self._cached_second:
             self._cached_second = second
-            self._cached_text = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
-        return f"{self._cached_text},{int(record.msecs):03d}"
+            self._cached_text = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(created))
+        return f"{self._cached_text},{int(msecs):03d}"
 
     _cached_second = -1
     _cached_text = ""
@@ -83,15 +88,19 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the formatted record and arrange for it to be written."""
         try:
-            line = self.format(record) + self.terminator
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        self._pending.append(line)
-        if self._scheduled and record.levelno < logging.WARNING:
+        self.queue_line(line, record.levelno)
+
+    def queue_line(self, line: str, level: int) -> None:
+        """Queue an already formatted line and arrange for it to be written."""
+        self._pending.append(line + self.terminator)
+        if self._scheduled and level < logging.WARNING:
             return
         now = time.monotonic()
-        if record.levelno >= logging.WARNING or now - self._last_write >= self.BATCH_S:
+        if level >= logging.WARNING or now - self._last_write >= self.BATCH_S:
             self.flush()
             return
         # Without asyncio imported there is no event loop to batch on.
@@ -119,6 +128,66 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed stdout must not take the server down with it
+
+
+class AccessLog:
+    """Writes the access line of each scored request to the azmlinfsrv logger.
+
+    When the server's own default handler is the logger's only one, the line is formatted here,
+    exactly as that handler's formatter would, and queued to it directly: building a LogRecord
+    and running the formatter cost a noticeable share of a fast request. Any other logging
+    configuration (a logging.json, filters, more handlers) gets an ordinary log record.
+    """
+
+    def __init__(self, logger_name: str = SERVER_LOGGER) -> None:
+        self._logger = logging.getLogger(logger_name)
+        self._pid = os.getpid()
+
+    def write(self, method: str, path: str, status: int, elapsed_ms: float, length: str) -> None:
+        """Log `METHOD path status N.NNNms length`."""
+        logger = self._logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        handler = self._direct_handler()
+        if handler is None:
+            logger.handle(
+                logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "%s %s %d %.3fms %s",
+                    (method, path, status, elapsed_ms, length),
+                    None,
+                )
+            )
+            return
+        formatter = handler.formatter
+        assert isinstance(formatter, AMLLogFormatter)
+        now = time.time()
+        stamp = formatter.timestamp(now, (now - int(now)) * 1000)
+        handler.queue_line(
+            f"{stamp} I [{self._pid}] {logger.name} - "
+            f"{method} {path} {status} {elapsed_ms:.3f}ms {length}",
+            logging.INFO,
+        )
+
+    def _direct_handler(self) -> BatchedStreamHandler | None:
+        """The default handler, when the line may bypass logging's record machinery."""
+        logger = self._logger
+        handlers = logger.handlers
+        if len(handlers) != 1 or logger.filters or logger.propagate:
+            return None
+        handler = handlers[0]
+        if (
+            type(handler) is BatchedStreamHandler
+            and not handler.filters
+            and handler.level <= logging.INFO
+            and type(handler.formatter) is AMLLogFormatter
+            and handler.formatter._fmt == LOG_FORMAT
+        ):
+            return handler
+        return None
 
 
 class RootAccessFilter(logging.Filter):

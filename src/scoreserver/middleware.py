@@ -11,7 +11,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
@@ -28,7 +28,7 @@ from scoreserver.errors import (
     URITooLongError,
 )
 from scoreserver.inputs import IncomingRequest
-from scoreserver.logs import log_exception
+from scoreserver.logs import AccessLog, log_exception
 from scoreserver.outputs import error_response
 from scoreserver.request_ids import RequestIds
 from scoreserver.types import Receive, Scope, Send
@@ -122,6 +122,7 @@ class RoutePolicy:
     max_body_bytes: int
     bearer_key: bytes | None = None
     cors: CorsPolicy | None = None
+    access_logger: AccessLog = field(default_factory=AccessLog)
     """The exact Authorization header value required, when a key is configured."""
 
     def authorized(self, scope: Scope) -> bool:
@@ -235,27 +236,12 @@ class Endpoint:
             response.raw_headers.append((b"x-ms-server-version", self.policy.server_version))
         response.raw_headers.extend(extra)
 
-    @staticmethod
-    def _log_access(scope: Scope, method: str, response: Response, start: float) -> None:
-        if not logger.isEnabledFor(logging.INFO):
-            return
+    def _log_access(self, scope: Scope, method: str, response: Response, start: float) -> None:
         query = scope.get("query_string", b"")
         path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         length = "N/A" if isinstance(response, StreamingResponse) else str(len(response.body))
         elapsed = (time.perf_counter() - start) * 1000
-        # makeRecord + handle, not info(): the caller's file and line are of no use in an access
-        # line, and finding them walks the stack on every request.
-        logger.handle(
-            logger.makeRecord(
-                logger.name,
-                logging.INFO,
-                __file__,
-                0,
-                "%s %s %d %.3fms %s",
-                (method, path, response.status_code, elapsed, length),
-                None,
-            )
-        )
+        self.policy.access_logger.write(method, path, response.status_code, elapsed, length)
 
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "OPTIONS": 2, "HEAD": 3}

@@ -96,8 +96,6 @@ class RunThreads:
         self._concurrency = concurrency
         self._threads: list[_RunThread] = []
         self._started = 0
-        self.in_flight = 0
-        """Calls queued or running (abandoned ones excluded): above concurrency means waiting."""
 
     def submit(self, fn: Callable[[], Any]) -> asyncio.Future[Timed]:
         """Queue fn; the future completes on the event loop with its result, or CallTimedOut."""
@@ -105,14 +103,8 @@ class RunThreads:
             self._start_thread()
         call = _Call(fn, self.loop.create_future())
         call.timer = self.loop.call_later(self._timeout_s, self._check_timeout, call)
-        self.in_flight += 1
         self.calls.put(call)
         return call.future
-
-    @property
-    def saturated(self) -> bool:
-        """Every thread has a call: a new request would wait."""
-        return self.in_flight >= self._concurrency
 
     def finish(self, call: _Call, outcome: Timed | Exception) -> None:
         """On the event loop: deliver a call's outcome (unless it already timed out)."""
@@ -128,7 +120,6 @@ class RunThreads:
 
     def _settle(self, call: _Call) -> None:
         call.done = True
-        self.in_flight -= 1
         if call.timer is not None:
             call.timer.cancel()
 

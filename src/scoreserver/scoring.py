@@ -42,11 +42,6 @@ class Scorer:
         self._concurrency = concurrency
         self._threads: RunThreads | None = None
 
-    @property
-    def saturated(self) -> bool:
-        """Every run() slot is taken, so a new request would have to wait."""
-        return self._threads is not None and self._threads.saturated
-
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
         try:

@@ -142,6 +142,7 @@ def run_worker(
         config.app = availability
         server = PoliteServer(config, sockets, availability)
     uvloop.run(_serve(server, sockets, link.heartbeat))
+    scorer.close()
     if telemetry is not None:
         telemetry.close()
     sys.exit(0)

@@ -17,6 +17,7 @@ import pytest
 
 from scoreserver.logs import (
     LOG_FORMAT,
+    AccessLog,
     AMLLogFormatter,
     RootAccessFilter,
     configure_logging,
@@ -144,6 +145,45 @@ def test_logging_json_in_app_root_comes_before_the_one_next_to_the_script(
     (tmp_path / "app" / "logging.json").unlink()
     assert find_logging_config(tmp_path / "root", script) is None
     assert find_logging_config(tmp_path / "root", None) is None
+
+
+def test_access_line_is_the_same_on_the_direct_and_the_record_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")
+    AccessLog().write("POST", "/score?x=1", 200, 1.23456, "28")
+    logging.getLogger("azmlinfsrv").info("%s %s %d %.3fms %s", "GET", "/score", 404, 0.5, "N/A")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert all(LINE.match(line) for line in lines)
+    pid = os.getpid()
+    assert lines[0].endswith(f" I [{pid}] azmlinfsrv - POST /score?x=1 200 1.235ms 28")
+    assert lines[1].endswith(f" I [{pid}] azmlinfsrv - GET /score 404 0.500ms N/A")
+
+
+def test_access_line_follows_a_logging_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {
+        "version": 1,
+        "formatters": {"c": {"format": "ACCESS %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "h": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "c"}
+        },
+        "loggers": {"azmlinfsrv": {"level": "INFO", "handlers": ["h"], "propagate": False}},
+    }
+    path = tmp_path / "logging.json"
+    path.write_text(json.dumps(config))
+    configure_logging("INFO", path)
+    AccessLog().write("POST", "/score", 500, 2.0, "92")
+    out = capsys.readouterr().out
+    assert "ACCESS INFO azmlinfsrv: POST /score 500 2.000ms 92\n" in out
+
+
+def test_access_line_is_dropped_above_info(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING")
+    AccessLog().write("POST", "/score", 200, 1.0, "2")
+    assert capsys.readouterr().out == ""
 
 
 def test_logging_json_replaces_the_default_configuration(
