@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.client import fetch_blocking
+from scoreserver.settings import known_keys
 
 BENCH_DIR = Path(__file__).resolve().parents[1]
 WORKLOADS_DIR = BENCH_DIR / "workloads"
@@ -28,38 +29,13 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
 # Variables that configure either server; a developer's shell must not leak them into a run.
-SERVER_VARIABLES = frozenset(
-    {
-        "AZUREML_ENTRY_SCRIPT",
-        "AZUREML_MODEL_DIR",
-        "AZUREML_CONFIG_FILE",
-        "AML_APP_ROOT",
-        "AZUREML_SOURCE_DIRECTORY",
-        "SCORING_TIMEOUT_MS",
-        "WORKER_COUNT",
-        "WORKER_TIMEOUT",
-        "WORKER_PRELOAD",
-        "SERVICE_NAME",
-        "SERVICE_VERSION",
-        "SERVICE_PATH_PREFIX",
-        "WORKSPACE_NAME",
-        "AZUREML_LOG_LEVEL",
-        "AML_CORS_ORIGINS",
-        "AZUREML_DEBUG_PORT",
-        "SEPERATE_HEALTH_ENDPOINT",
-        "SERVER_VERSION_LOG_RESPONSE_ENABLED",
-        "AML_APP_INSIGHTS_ENABLED",
-        "AML_APP_INSIGHTS_KEY",
-        "APP_INSIGHTS_LOG_RESPONSE_ENABLED",
-        "HEALTH_PORT",
-        "SERVER_PORT",
-        "SCORESERVER_PORT",
-        "SCORESERVER_HOST",
-        "SCORESERVER_CONCURRENCY",
-        "PYTHONUNBUFFERED",
-        "PYTHONPATH",
-    }
-)
+# scoreserver's own list (every settings alias) covers the reference's variables too.
+SERVER_VARIABLES = frozenset(known_keys()) | {
+    "SERVER_PORT",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "PYTHONUNBUFFERED",
+    "PYTHONPATH",
+}
 
 
 def _matrix_body() -> bytes:
