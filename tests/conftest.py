@@ -13,6 +13,7 @@ import pytest
 from scoreserver.settings import known_keys
 
 SCRIPTS = Path(__file__).parent / "scripts"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 # Variables the server reads (every settings alias); a developer's shell must not leak them in.
 SERVER_VARIABLES = sorted(known_keys())
@@ -36,14 +37,20 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _is_test_script(module: object) -> bool:
-    """A module loaded from the fixture scripts or a temporary folder."""
+    """A module loaded from the fixture scripts, or a score.py a test wrote to a temporary folder.
+
+    The repository and the Python environment may themselves live under the temporary folder
+    (CI clones there): their modules are never dropped.
+    """
     file = getattr(module, "__file__", None)
     if not file:
         return False
     path = Path(file).resolve()
-    return path.is_relative_to(SCRIPTS.resolve()) or path.is_relative_to(
-        Path(tempfile.gettempdir()).resolve()
-    )
+    if path.is_relative_to(SCRIPTS.resolve()):
+        return True
+    if path.is_relative_to(REPOSITORY) or path.is_relative_to(Path(sys.prefix).resolve()):
+        return False
+    return path.is_relative_to(Path(tempfile.gettempdir()).resolve())
 
 
 @pytest.fixture
