@@ -12,7 +12,12 @@ import re
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
-from scoreserver.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
+from scoreserver.middleware import (
+    MAX_URL_BYTES,
+    ROUTING_METHOD_MESSAGE,
+    RUN_FAILED_HEADER,
+    url_too_long_message,
+)
 from scoreserver.outputs import encode_json
 
 __all__ = ["JsonErrorsHttpToolsProtocol"]
@@ -47,7 +52,7 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
             status, message = URITooLongError.status_code, url_too_long_message()
         elif method is not None and method.group(1) not in _PARSER_METHODS:
             status, message = MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE
-            extra = b"x-ms-run-function-failed: False\r\n"
+            extra = RUN_FAILED_HEADER.encode() + b": False\r\n"
         body = encode_json({"message": message})
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         for name, value in self.server_state.default_headers:

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_URL_BYTES",
     "ROUTING_METHOD_MESSAGE",
     "RUN_FAILED_FALSE",
+    "RUN_FAILED_HEADER",
     "ClientDisconnected",
     "Endpoint",
     "Handler",

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
@@ -19,7 +20,13 @@ from scoreserver.errors import (
 )
 from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.logs import log_exception
-from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
+from scoreserver.middleware import (
+    RUN_FAILED_FALSE,
+    RUN_FAILED_HEADER,
+    Endpoint,
+    RoutePolicy,
+    not_found,
+)
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.outputs import (
     JSON_MEDIA_TYPE,
@@ -37,7 +44,7 @@ __all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness"]
 logger = logging.getLogger("azmlinfsrv")
 
 _HEALTHY = b"Healthy"
-RUN_FAILED = b"x-ms-run-function-failed"
+RUN_FAILED = RUN_FAILED_HEADER.encode()
 EXEC_MS = b"x-ms-run-fn-exec-ms"
 
 
@@ -126,7 +133,7 @@ class ScoreHandlers:
             encoding = isinstance(exc, ResponseEncodingError)
             if encoding:
                 log_exception(exc.__cause__ or exc)
-            failed = {"x-ms-run-function-failed": "False" if encoding else "True"}
+            failed = {RUN_FAILED_HEADER: "False" if encoding else "True"}
             response = error_response(exc.status_code, exc.message, failed)
             return _Outcome(response, arguments, error=exc.__cause__ or exc)
         except ScoreServerError as exc:
@@ -153,8 +160,6 @@ class ScoreHandlers:
 
 def _version_param(query_string: bytes) -> str | None:
     """The version query parameter, if present (an empty value is kept, to be rejected)."""
-    from urllib.parse import parse_qsl
-
     for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if key == "version":
             return value

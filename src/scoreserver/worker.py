@@ -106,7 +106,7 @@ def run_worker(
         swagger = SwaggerDocuments(settings, script)
     except EntryScriptError as exc:
         logger.error("%s", exc.message)
-        link.status.send(WorkerFailed(pid=_pid(), message=exc.message))
+        link.status.send(WorkerFailed(pid=os.getpid(), message=exc.message))
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
@@ -117,9 +117,9 @@ def run_worker(
         )
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
-    logger.info("Worker with pid %s ready for serving traffic", _pid())
+    logger.info("Worker with pid %s ready for serving traffic", os.getpid())
     link.heartbeat.value = time.monotonic()
-    link.status.send(WorkerReady(pid=_pid()))
+    link.status.send(WorkerReady(pid=os.getpid()))
     link.status.close()
     config = uvicorn.Config(
         app,
@@ -162,7 +162,3 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat
         await server.serve(sockets=sockets)
     finally:
         task.cancel()
-
-
-def _pid() -> int:
-    return os.getpid()
