@@ -16,12 +16,13 @@ import ctypes
 import logging
 import socket
 import time
+from collections.abc import Callable
 
 import uvicorn
 
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Availability", "PoliteServer"]
+__all__ = ["AnnouncingServer", "Availability", "PoliteServer"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -88,20 +89,45 @@ class Availability:
         self.flags[self.slot] = self.full
 
 
-class PoliteServer(uvicorn.Server):
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling `on_started` once it accepts connections.
+
+    A worker that says it is ready before then would let a client, or another worker leaving
+    connections to it, count on a listener that does not accept yet.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then announce it."""
+        await self._listen(sockets)
+        if self.started:
+            self._on_started()
+
+    async def _listen(self, sockets: list[socket.socket] | None) -> None:
+        await super().startup(sockets=sockets)
+
+
+class PoliteServer(AnnouncingServer):
     """uvicorn's server, accepting only when no other worker is better placed to."""
 
     def __init__(
-        self, config: uvicorn.Config, sockets: list[socket.socket], availability: Availability
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None],
+        sockets: list[socket.socket],
+        availability: Availability,
     ) -> None:
-        super().__init__(config)
+        super().__init__(config, on_started)
         self._listening = sockets
         self._availability = availability
         self._accepting: list[asyncio.Task[None]] = []
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+    async def _listen(self, sockets: list[socket.socket] | None) -> None:
         """Start uvicorn without listeners of its own, then accept on the shared sockets."""
-        await super().startup(sockets=[])
+        await super()._listen([])
         self._accepting = [asyncio.create_task(self._accept(sock)) for sock in self._listening]
         self._availability.flags[self._availability.slot] = False
 

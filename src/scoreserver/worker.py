@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from ctypes import c_double
+from functools import partial
 
 import uvicorn
 import uvloop
@@ -17,7 +18,7 @@ from scoreserver.app import create_app
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
 from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
-from scoreserver.listener import Availability, PoliteServer
+from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
@@ -117,10 +118,7 @@ def run_worker(
         )
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
-    logger.info("Worker with pid %s ready for serving traffic", os.getpid())
     link.heartbeat.value = time.monotonic()
-    link.status.send(WorkerReady(pid=os.getpid()))
-    link.status.close()
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -134,18 +132,26 @@ def run_worker(
         date_header=True,
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
-    server = uvicorn.Server(config)
+    ready = partial(_report_ready, link)
+    server: AnnouncingServer = AnnouncingServer(config, ready)
     if settings.worker_count > 1:
         # An async run() is not throttled, so such a worker is never too busy to accept.
         limit = float("inf") if script.is_async else settings.concurrency
         availability = Availability(app, link.availability, link.slot, limit)
         config.app = availability
-        server = PoliteServer(config, sockets, availability)
+        server = PoliteServer(config, ready, sockets, availability)
     uvloop.run(_serve(server, sockets, link.heartbeat))
     scorer.close()
     if telemetry is not None:
         telemetry.close()
     sys.exit(0)
+
+
+def _report_ready(link: WorkerLink) -> None:
+    """Tell the log and the supervisor that this worker now accepts connections."""
+    logger.info("Worker with pid %s ready for serving traffic", os.getpid())
+    link.status.send(WorkerReady(pid=os.getpid()))
+    link.status.close()
 
 
 async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat: c_double) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,16 @@ def _init_pids(server: RunningServer) -> list[int]:
         int(r.text.removeprefix("init in pid "))
         for r in records(server.output())
         if r.logger == "azmlinfsrv.print" and r.text.startswith("init in pid ")
+    ]
+
+
+def _serving_pids(server: RunningServer) -> list[int]:
+    """The workers that have said they accept connections."""
+    pattern = re.compile(r"Worker with pid (\d+) ready for serving traffic")
+    return [
+        int(match.group(1))
+        for r in records(server.output())
+        if (match := pattern.fullmatch(r.text)) is not None
     ]
 
 
@@ -60,7 +71,8 @@ def test_each_worker_runs_init_in_its_own_process(tmp_path: Path) -> None:
 
 def test_two_workers_score_two_slow_requests_in_parallel(tmp_path: Path) -> None:
     with serving(["--entry_script", str(SLEEP), "--worker_count", "2"], cwd=tmp_path) as server:
-        wait_until(lambda: len(_init_pids(server)) >= 2)
+        # The first worker may answer the readiness probe while the second is still starting.
+        wait_until(lambda: len(_serving_pids(server)) >= 2)
         rounds = [_score_together(server, [b"0.6", b"0.6"]) for _ in range(3)]
     for responses, elapsed in rounds:
         assert [r.status_code for r in responses] == [200, 200]
