@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scoreserver._version import server_version_header
 from scoreserver.cors import CorsPolicy
+from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
 from scoreserver.middleware import RoutePolicy
@@ -23,6 +24,7 @@ def create_app(
     swagger: SwaggerDocuments,
     scorer: Scorer,
     telemetry: AppInsights | None = None,
+    custody: ConnectionReporter | None = None,
 ) -> ASGIApp:
     """The whole application: routes, request ids, CORS when configured."""
     handlers = ScoreHandlers(
@@ -31,6 +33,7 @@ def create_app(
         scorer=scorer,
         swagger=swagger,
         telemetry=telemetry,
+        custody=custody,
     )
     policy = RoutePolicy(
         server_version=(

@@ -18,7 +18,8 @@
     └── ScoringError                      the server could not produce an answer     500
         ├── RunFunctionError              run() raised
         ├── ScoringTimeoutError           run() took longer than SCORING_TIMEOUT_MS
-        └── ResponseEncodingError         run()'s result could not be turned into a response
+        ├── ResponseEncodingError         run()'s result could not be turned into a response
+        └── WorkerDiedError               the worker process died while run() had the request
 
 Library code raises these; only ``cli.py`` turns them into an exit, and only the routes turn
 them into a JSON ``{"message": ...}`` response.
@@ -45,6 +46,7 @@ __all__ = [
     "URITooLongError",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
+    "WorkerDiedError",
 ]
 
 INTERNAL_ERROR_MESSAGE = "An unexpected internal error occurred. Check the logs for more info."
@@ -167,3 +169,13 @@ class ScoringTimeoutError(ScoringError):
 
 class ResponseEncodingError(ScoringError):
     """run()'s result cannot be turned into a response."""
+
+
+class WorkerDiedError(ScoringError):
+    """The worker process died while the request waited for run(); the supervisor answers it."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(
+            f"The worker process scoring this request ended unexpectedly ({how}) and is being "
+            "replaced. Check the logs for more info."
+        )

@@ -7,20 +7,17 @@ application would have given: 400, 414, or the router's 405.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from scoreserver.custody import ConnectionReporter
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
-from scoreserver.middleware import (
-    MAX_URL_BYTES,
-    ROUTING_METHOD_MESSAGE,
-    RUN_FAILED_HEADER,
-    url_too_long_message,
-)
-from scoreserver.outputs import encode_json
+from scoreserver.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
+from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 
-__all__ = ["JsonErrorsHttpToolsProtocol"]
+__all__ = ["JsonErrorsHttpToolsProtocol", "reporting_protocol"]
 
 # The methods the parser (llhttp) accepts; a request line with another token fails to parse.
 _PARSER_METHODS = frozenset(
@@ -30,8 +27,6 @@ _PARSER_METHODS = frozenset(
     b"SETUP PLAY PAUSE TEARDOWN GET_PARAMETER SET_PARAMETER REDIRECT RECORD FLUSH QUERY".split()
 )
 _REQUEST_LINE_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
-
-_REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 414: b"Request-URI Too Long"}
 
 
 class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
@@ -46,25 +41,30 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Answer the parser's refusal as the application would have, then close."""
-        status, message, extra = 400, msg, b""
+        status, message = 400, msg
+        headers = list(self.server_state.default_headers)
         method = _REQUEST_LINE_METHOD.match(self._received)
         if len(self.url) > MAX_URL_BYTES:
             status, message = URITooLongError.status_code, url_too_long_message()
         elif method is not None and method.group(1) not in _PARSER_METHODS:
             status, message = MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE
-            extra = RUN_FAILED_HEADER.encode() + b": False\r\n"
-        body = encode_json({"message": message})
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
-        for name, value in self.server_state.default_headers:
-            head.extend([name, b": ", value, b"\r\n"])
-        head.extend(
-            [
-                b"content-type: application/json\r\n",
-                b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
-                extra,
-                b"connection: close\r\n",
-                b"\r\n",
-            ]
-        )
-        self.transport.write(b"".join(head) + body)
+            headers.append((RUN_FAILED_HEADER.encode(), b"False"))
+        self.transport.write(json_error_bytes(status, message, headers))
         self.transport.close()
+
+
+def reporting_protocol(reporter: ConnectionReporter) -> type[JsonErrorsHttpToolsProtocol]:
+    """The protocol, also reporting each connection to the supervisor's custody."""
+
+    class ReportingProtocol(JsonErrorsHttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                reporter.opened(self.client, sock.fileno())
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            reporter.closed(self.client)
+            super().connection_lost(exc)
+
+    return ReportingProtocol

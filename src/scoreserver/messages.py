@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import socket
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -34,3 +35,7 @@ class WorkerLink:
     availability: ctypes.Array[ctypes.c_byte]
     """One flag per worker slot: 1 while that worker cannot take a request without queueing."""
     slot: int
+    custody: socket.socket
+    """This worker's end of the channel its connections are reported on (see custody.py)."""
+    marks: ctypes.Array[ctypes.c_byte]
+    """One flag per reported connection: 1 while its request waits for run()."""

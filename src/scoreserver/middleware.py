@@ -30,6 +30,7 @@ from scoreserver.errors import (
 from scoreserver.inputs import IncomingRequest
 from scoreserver.logs import AccessLog, log_exception
 from scoreserver.outputs import error_response
+from scoreserver.raw_responses import RUN_FAILED_HEADER
 from scoreserver.request_ids import RequestIds
 from scoreserver.types import Receive, Scope, Send
 
@@ -37,7 +38,6 @@ __all__ = [
     "MAX_URL_BYTES",
     "ROUTING_METHOD_MESSAGE",
     "RUN_FAILED_FALSE",
-    "RUN_FAILED_HEADER",
     "ClientDisconnected",
     "Endpoint",
     "Handler",
@@ -51,7 +51,6 @@ logger = logging.getLogger("azmlinfsrv")
 
 Handler = Callable[[IncomingRequest], Awaitable[Response]]
 
-RUN_FAILED_HEADER = "x-ms-run-function-failed"
 RUN_FAILED_FALSE = {RUN_FAILED_HEADER: "False"}
 NOT_FOUND_MESSAGE = (
     "The requested URL was not found on the server. If you entered the URL manually please "

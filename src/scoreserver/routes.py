@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
+from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     ClientError,
@@ -20,13 +21,7 @@ from scoreserver.errors import (
 )
 from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.logs import log_exception
-from scoreserver.middleware import (
-    RUN_FAILED_FALSE,
-    RUN_FAILED_HEADER,
-    Endpoint,
-    RoutePolicy,
-    not_found,
-)
+from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.outputs import (
     JSON_MEDIA_TYPE,
@@ -35,6 +30,7 @@ from scoreserver.outputs import (
     json_result,
     to_response,
 )
+from scoreserver.raw_responses import RUN_FAILED_HEADER
 from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
@@ -84,6 +80,8 @@ class ScoreHandlers:
     scorer: Scorer
     swagger: SwaggerDocuments
     telemetry: AppInsights | None = None
+    custody: ConnectionReporter | None = None
+    """Marks the connections waiting for run(), so that they are answered if the worker dies."""
 
     async def score(self, request: IncomingRequest) -> Response:
         """Call run() with the request and answer with its result."""
@@ -117,7 +115,14 @@ class ScoreHandlers:
         arguments: RunArguments | None = None
         try:
             arguments = self.arguments(request)
-            result = await self.scorer.score(arguments)
+            if self.custody is None:
+                result = await self.scorer.score(arguments)
+            else:
+                slot = self.custody.scoring(request.scope["client"])
+                try:
+                    result = await self.scorer.score(arguments)
+                finally:
+                    self.custody.answered(slot)
             if is_werkzeug_response(result.value):
                 logger.info("run() output is HTTP Response")
                 response = to_response(result.value)

@@ -8,6 +8,7 @@ import errno
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import time
@@ -18,6 +19,13 @@ from multiprocessing.context import ForkProcess
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from scoreserver._version import server_version_header
+from scoreserver.custody import (
+    MAX_GUARDED_CONNECTIONS,
+    Custodian,
+    custody_channel,
+    orphan_response,
+)
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
 from scoreserver.settings import Settings
 
@@ -67,6 +75,8 @@ class _Worker:
     """When the worker's event loop last ran (time.monotonic, shared memory)."""
     slot: int
     """The worker's place in the shared availability flags; a replacement takes it over."""
+    custodian: Custodian
+    """The supervisor's copies of this worker's connections."""
     ready: bool = False
     killed: bool = False
     """The supervisor killed it (stuck); its exit is awaited, not killed again."""
@@ -84,6 +94,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
+        _raise_descriptor_limit()
         sockets = self._bind()
         self._availability = multiprocessing.get_context("fork").RawArray(
             c_byte, self.settings.worker_count
@@ -138,11 +149,19 @@ class Supervisor:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
+        marks = context.RawArray(c_byte, MAX_GUARDED_CONNECTIONS)
+        supervisor_end, worker_end = custody_channel()
         self._availability[slot] = True  # not serving yet: the others should not wait for it
-        link = WorkerLink(sender, heartbeat, self._availability, slot)
+        link = WorkerLink(sender, heartbeat, self._availability, slot, worker_end, marks)
+        # What the supervisor holds for the other workers, a new worker must not keep open: a
+        # copy of a connection left in it would keep that connection open after its own worker
+        # and the supervisor have closed it.
+        foreign: list[socket.socket | int] = [*wake, supervisor_end]
+        for other in self.workers:
+            foreign += other.custodian.held()
         process = context.Process(
             target=_worker_entry,
-            args=(self.settings, sockets, link, self.preloaded, wake),
+            args=(self.settings, sockets, link, self.preloaded, foreign),
             name="scoreserver-worker",
         )
         # A stop signal arriving between the fork and the worker's own signal set-up would run
@@ -154,7 +173,14 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         sender.close()
-        return _Worker(process=process, status=receiver, heartbeat=heartbeat, slot=slot)
+        worker_end.close()
+        return _Worker(
+            process=process,
+            status=receiver,
+            heartbeat=heartbeat,
+            slot=slot,
+            custodian=Custodian(supervisor_end, marks),
+        )
 
     def _await_startup(self, wake_read: socket.socket) -> int | None:
         """Wait until every worker is ready; a failed one stops the start with its exit code."""
@@ -162,6 +188,7 @@ class Supervisor:
             if self._stopping:
                 return 0
             waitables: list[object] = [wake_read]
+            waitables += [w.custodian for w in self.workers]
             for worker in self.workers:
                 if not worker.ready and worker.status is not None:
                     waitables.append(worker.status)
@@ -169,6 +196,9 @@ class Supervisor:
             for ready in wait(waitables):  # type: ignore[arg-type]
                 if ready is wake_read:
                     _drain(wake_read)
+                    continue
+                if isinstance(ready, Custodian):
+                    ready.receive()
                     continue
                 owner = self._owner(ready)
                 if owner is None:
@@ -199,6 +229,7 @@ class Supervisor:
         worker.process.join(timeout=5)
         self._close_status(worker)
         code = worker.process.exitcode
+        self._answer_orphans(worker)
         logger.error(
             "Worker (pid:%s) exited with code %s before it was ready. Shutting down.",
             worker.process.pid,
@@ -221,9 +252,13 @@ class Supervisor:
             waitables: list[object] = [wake_read]
             waitables += [w.process.sentinel for w in self.workers]
             waitables += [w.status for w in self.workers if w.status is not None]
+            waitables += [w.custodian for w in self.workers]
             for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
                 if ready is wake_read:
                     _drain(wake_read)
+                    continue
+                if isinstance(ready, Custodian):
+                    ready.receive()
                     continue
                 worker = self._owner(ready)
                 if worker is None or self._stopping:
@@ -278,12 +313,33 @@ class Supervisor:
             worker.process.pid,
             worker.process.exitcode,
         )
+        self._answer_orphans(worker)
         if not worker.ready:
             time.sleep(RESTART_DELAY_S)  # its init() failed: do not spin
         self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
 
+    def _answer_orphans(self, worker: _Worker) -> None:
+        """Answer the requests a dead worker left waiting for run(), and let go of its copies."""
+        version = (
+            server_version_header() if self.settings.server_version_log_response_enabled else None
+        )
+        answered = worker.custodian.answer_orphans(
+            orphan_response(worker.process.exitcode, version)
+        )
+        worker.custodian.close()
+        if answered:
+            logger.error(
+                "Answered %s request(s) that worker (pid:%s) was scoring with 500.",
+                answered,
+                worker.process.pid,
+            )
+
     def _stop_all(self) -> None:
         """Ask every worker to drain and exit; kill those that outlast the grace period."""
+        # The supervisor stops reading the workers' reports: draining workers close their
+        # connections themselves, and copies kept here would hold those connections open.
+        for worker in self.workers:
+            worker.custodian.close()
         for worker in self.workers:
             if worker.process.is_alive() and worker.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -296,6 +352,18 @@ class Supervisor:
                 worker.process.join(timeout=5)
             self._close_status(worker)
         self.workers.clear()
+
+
+def _raise_descriptor_limit() -> None:
+    """Allow as many open files as the hard limit does.
+
+    The supervisor holds a copy of every connection of every worker (custody.py), so it needs
+    as many descriptors as all workers together; the workers inherit the raised limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _drain(sock: socket.socket) -> None:
@@ -311,14 +379,17 @@ def _worker_entry(
     sockets: list[socket.socket],
     link: WorkerLink,
     preloaded: EntryScript | None,
-    wake: tuple[socket.socket, socket.socket],
+    foreign: list[socket.socket | int],
 ) -> None:
-    """The first code a forked worker runs: shed the supervisor's signal handling, then serve."""
+    """The first code a forked worker runs: shed the supervisor's signal handling and descriptors."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    for sock in wake:
-        sock.close()
+    for held in foreign:
+        if isinstance(held, socket.socket):
+            held.close()
+        else:
+            os.close(held)
     # Imported only here, after the fork: the supervisor itself never needs the web stack, and
     # leaving it out keeps the supervisor small.
     from scoreserver.worker import run_worker

@@ -15,9 +15,10 @@ import uvicorn
 import uvloop
 
 from scoreserver.app import create_app
+from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
-from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.http_protocol import reporting_protocol
 from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
@@ -111,7 +112,8 @@ def run_worker(
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
-    app = create_app(settings, script, swagger, scorer, telemetry)
+    reporter = ConnectionReporter(link.custody, link.marks)
+    app = create_app(settings, script, swagger, scorer, telemetry, reporter)
     if settings.cors_origin_list:
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
@@ -122,7 +124,7 @@ def run_worker(
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=JsonErrorsHttpToolsProtocol,
+        http=reporting_protocol(reporter),
         lifespan="off",
         access_log=False,
         log_config=None,

@@ -15,7 +15,6 @@ from tests.integration.cli_support import SCRIPTS, records, wait_until
 from tests.integration.server import RunningServer, serving
 
 SLEEP = SCRIPTS / "ops_sleep.py"
-EXIT = SCRIPTS / "ops_exit.py"
 BLOCKING = SCRIPTS / "ops_blocking_async.py"
 
 
@@ -78,7 +77,7 @@ def test_worker_with_a_blocked_event_loop_is_replaced(tmp_path: Path) -> None:
         started = time.monotonic()
         with ThreadPoolExecutor(1) as pool:
             # async run() calling time.sleep(10): the worker's event loop stops for 10 s.
-            blocked = pool.submit(_answering_pid, server, b"block")
+            blocked = pool.submit(httpx.post, server.url + "/score", content=b"block", timeout=30)
             replacement = _serves_from_a_new_worker(server, stuck, timeout=15)
             served_again_after = time.monotonic() - started
             blocked_answer = blocked.result(timeout=15)
@@ -90,7 +89,9 @@ def test_worker_with_a_blocked_event_loop_is_replaced(tmp_path: Path) -> None:
     assert inits == [stuck, replacement]
     # Replaced within a few seconds of the 2 s timeout, well before the 10 s sleep ends.
     assert served_again_after < 8, output
-    assert blocked_answer is None  # the blocked request died with its worker
+    # The blocked request is answered for the worker that was killed under it.
+    assert blocked_answer.status_code == 500
+    assert "ended unexpectedly (killed by SIGKILL)" in blocked_answer.json()["message"]
 
 
 def test_preload_runs_init_once_and_both_workers_serve(tmp_path: Path) -> None:
@@ -123,25 +124,3 @@ def _new_pid_answers(server: RunningServer, known: set[int]) -> bool:
     with ThreadPoolExecutor(2) as pool:
         answered = set(pool.map(_answering_pid, [server] * 2, [b"0.3"] * 2))
     return bool(answered - known - {None})
-
-
-def test_run_that_exits_the_process_fails_fast_and_the_server_recovers(tmp_path: Path) -> None:
-    with serving(["--entry_script", str(EXIT)], cwd=tmp_path) as server:
-        victim = _answering_pid(server)
-        assert victim is not None
-        started = time.monotonic()
-        try:
-            status: int | str = httpx.post(
-                server.url + "/score", content=b"exit", timeout=30
-            ).status_code
-        except httpx.HTTPError as exc:
-            status = type(exc).__name__
-        finished_after = time.monotonic() - started
-        replacement = _serves_from_a_new_worker(server, victim)
-        inits = _init_pids(server)
-        alive = server.process.poll() is None
-    # An error or a closed connection, not a hang until the client's own timeout.
-    assert finished_after < 5
-    assert status != 200
-    assert inits == [victim, replacement]
-    assert alive

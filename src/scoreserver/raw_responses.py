@@ -1,0 +1,36 @@
+"""Whole HTTP responses written straight to a socket, where no ASGI application can answer.
+
+The parser's refusals (http_protocol.py) and the requests a dead worker left behind (custody.py,
+in the supervisor, which loads no web stack) are answered this way, with the same JSON
+``{"message": ...}`` body as every other error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from http import HTTPStatus
+
+__all__ = ["RUN_FAILED_HEADER", "json_error_bytes"]
+
+RUN_FAILED_HEADER = "x-ms-run-function-failed"
+
+
+def json_error_bytes(
+    status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> bytes:
+    """A complete response: status line, headers, JSON body, and the connection closed after."""
+    body = json.dumps({"message": message}).encode()
+    head = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+    for name, value in headers:
+        head.extend([name, b": ", value, b"\r\n"])
+    head.extend(
+        [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n",
+            b"\r\n",
+            body,
+        ]
+    )
+    return b"".join(head)

@@ -1,0 +1,178 @@
+"""A worker that dies in the middle of run(): its requests get a JSON 500, never a hang or a reset.
+
+The supervisor keeps a copy of every connection (see scoreserver.custody); these tests check what
+a client sees: the answer for the requests the dead worker had, connections closed promptly, and
+no connection held open by the copies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.integration.cli_support import SCRIPTS, records, wait_until
+from tests.integration.server import RunningServer, serving
+
+CRASH = SCRIPTS / "ops_crash.py"
+
+
+def _init_pids(server: RunningServer) -> list[int]:
+    return [
+        int(r.text.removeprefix("ops init in pid "))
+        for r in records(server.output())
+        if r.logger == "azmlinfsrv.print" and r.text.startswith("ops init in pid ")
+    ]
+
+
+def _post(server: RunningServer, body: bytes) -> httpx.Response:
+    return httpx.post(server.url + "/score", content=body, timeout=30)
+
+
+def _raw_request(body: bytes, close: bool = False) -> bytes:
+    connection = b"connection: close\r\n" if close else b""
+    return (
+        b"POST /score HTTP/1.1\r\nhost: test\r\ncontent-type: text/plain\r\n"
+        + connection
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+def _read_until_eof(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes; fails if it does not close within timeout."""
+    sock.settimeout(timeout)
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole response with a content-length body, from a keep-alive connection."""
+    sock.settimeout(10)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def _assert_worker_died_answer(response: httpx.Response, how: str) -> None:
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-ms-run-function-failed"] == "True"
+    assert response.json() == {
+        "message": f"The worker process scoring this request ended unexpectedly ({how}) and "
+        "is being replaced. Check the logs for more info."
+    }
+
+
+def test_run_that_exits_the_process_gets_a_json_500_and_the_server_recovers(
+    tmp_path: Path,
+) -> None:
+    with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
+        victim = _post(server, b"0").json()["pid"]
+        started = time.monotonic()
+        answer = _post(server, b"exit")
+        answered_after = time.monotonic() - started
+        wait_until(lambda: len(_init_pids(server)) >= 2, timeout=15)
+        wait_until(lambda: _post(server, b"0").status_code == 200, timeout=15)
+        after = _post(server, b"0").json()["pid"]
+        alive = server.process.poll() is None
+        output = server.output()
+    _assert_worker_died_answer(answer, "exit code 1")
+    assert answered_after < 2
+    assert after not in (victim, None)
+    assert alive
+    logged = [r for r in records(output) if r.text.startswith("Answered 1 request(s)")]
+    assert [(r.level, r.text) for r in logged] == [
+        ("E", f"Answered 1 request(s) that worker (pid:{victim}) was scoring with 500.")
+    ]
+
+
+def test_segfault_in_run_gets_a_json_500(tmp_path: Path) -> None:
+    with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
+        answer = _post(server, b"segfault")
+        wait_until(lambda: len(_init_pids(server)) >= 2, timeout=15)
+        wait_until(lambda: _post(server, b"0").status_code == 200, timeout=15)
+    _assert_worker_died_answer(answer, "killed by SIGSEGV")
+
+
+def test_requests_waiting_behind_a_killed_run_all_get_a_json_500(tmp_path: Path) -> None:
+    # One run() at a time: the second and third wait in the worker's queue when it is killed,
+    # as the out-of-memory killer would.
+    with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
+        with ThreadPoolExecutor(3) as pool:
+            first = pool.submit(_post, server, b"oom:1")
+            time.sleep(0.3)
+            waiting = [pool.submit(_post, server, b"0") for _ in range(2)]
+            answers = [first.result(timeout=15)] + [f.result(timeout=15) for f in waiting]
+        wait_until(lambda: len(_init_pids(server)) >= 2, timeout=15)
+        output = server.output()
+    for answer in answers:
+        _assert_worker_died_answer(answer, "killed by SIGKILL")
+    assert any(r.text.startswith("Answered 3 request(s)") for r in records(output)), output
+
+
+def test_idle_connections_of_a_dead_worker_are_closed_not_left_hanging(tmp_path: Path) -> None:
+    with (
+        serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as idle,
+    ):
+        idle.sendall(_raw_request(b"0"))
+        first = _read_response(idle)
+        _post(server, b"exit")
+        # The idle keep-alive connection ends with no stray bytes: nothing was in flight.
+        rest = _read_until_eof(idle, timeout=5)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert rest == b""
+
+
+def test_a_connection_the_worker_closes_is_closed_for_the_client_at_once(
+    tmp_path: Path,
+) -> None:
+    with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
+        timings = []
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                started = time.monotonic()
+                sock.sendall(_raw_request(b"0", close=True))
+                response = _read_until_eof(sock, timeout=5)
+                timings.append(time.monotonic() - started)
+                assert response.startswith(b"HTTP/1.1 200 ")
+                assert response.endswith(b"}")
+    assert max(timings) < 1, timings
+
+
+def test_a_new_worker_holds_no_copy_of_the_other_workers_connections(tmp_path: Path) -> None:
+    args = ["--entry_script", str(CRASH), "--worker_count", "2"]
+    with serving(args, cwd=tmp_path) as server:
+        # Both serving: a worker that dies before it is ready stops the start altogether.
+        wait_until(lambda: server.output().count("ready for serving traffic") >= 2)
+        with socket.create_connection(("127.0.0.1", server.port)) as kept:
+            kept.sendall(_raw_request(b"0"))
+            owner = int(_read_response(kept).rpartition(b'"pid": ')[2].rstrip(b"}"))
+            other = next(pid for pid in _init_pids(server) if pid != owner)
+            # The replacement is forked while the supervisor holds a copy of `kept`.
+            os.kill(other, signal.SIGKILL)
+            wait_until(lambda: len(_init_pids(server)) >= 3, timeout=15)
+            wait_until(lambda: server.output().count("ready for serving traffic") >= 3)
+            started = time.monotonic()
+            kept.sendall(_raw_request(b"0", close=True))
+            response = _read_until_eof(kept, timeout=5)
+            closed_after = time.monotonic() - started
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert closed_after < 1
