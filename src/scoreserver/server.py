@@ -315,8 +315,18 @@ class Supervisor:
         )
         self._answer_orphans(worker)
         if not worker.ready:
-            time.sleep(RESTART_DELAY_S)  # its init() failed: do not spin
+            self._pause(RESTART_DELAY_S)  # its init() failed: do not spin
         self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait, still taking the workers' connection reports: a close must not wait with us."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+            # A dead worker's custodian is closed already (its fileno is -1).
+            custodians = [w.custodian for w in self.workers if w.custodian.fileno() >= 0]
+            for ready in wait(custodians, timeout=left):  # type: ignore[arg-type]
+                if isinstance(ready, Custodian):
+                    ready.receive()
 
     def _answer_orphans(self, worker: _Worker) -> None:
         """Answer the requests a dead worker left waiting for run(), and let go of its copies."""

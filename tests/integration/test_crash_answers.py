@@ -20,6 +20,7 @@ from tests.integration.cli_support import SCRIPTS, records, wait_until
 from tests.integration.server import RunningServer, serving
 
 CRASH = SCRIPTS / "ops_crash.py"
+FRAGILE = SCRIPTS / "ops_fragile.py"
 
 
 def _init_pids(server: RunningServer) -> list[int]:
@@ -176,3 +177,31 @@ def test_a_new_worker_holds_no_copy_of_the_other_workers_connections(tmp_path: P
             closed_after = time.monotonic() - started
     assert response.startswith(b"HTTP/1.1 200 ")
     assert closed_after < 1
+
+
+def test_closes_are_not_held_up_while_a_failing_replacement_is_retried(tmp_path: Path) -> None:
+    marker = tmp_path / "refuse-init"
+    args = ["--entry_script", str(FRAGILE), "--worker_count", "2"]
+    with serving(args, env={"FRAGILE_MARKER": str(marker)}, cwd=tmp_path) as server:
+        wait_until(lambda: server.output().count("ready for serving traffic") >= 2)
+        broken = _post(server, b"break")
+        wait_until(lambda: server.output().count("init refused") >= 2, timeout=15)
+        # The supervisor waits a second between attempts to start the replacement; the
+        # connections the surviving worker closes meanwhile must end for their clients at once.
+        closing_times = []
+        for _ in range(6):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                started = time.monotonic()
+                sock.sendall(_raw_request(b"0", close=True))
+                response = _read_until_eof(sock, timeout=5)
+                closing_times.append(time.monotonic() - started)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.15)
+        marker.unlink()
+        wait_until(lambda: len(_init_pids(server)) >= 3, timeout=15)
+        alive = server.process.poll() is None
+        output = server.output()
+    _assert_worker_died_answer(broken, "exit code 1")
+    assert alive
+    assert "exited with code 3" in output
+    assert max(closing_times) < 0.5, closing_times
