@@ -24,7 +24,6 @@ import asyncio
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,7 +89,7 @@ class _RunThread:
                 pool.sleep()
                 continue
             if call is None:
-                return
+                break
             call.started = start = time.perf_counter()
             # After `started`: the watchdog reads both, and must never see a call at time 0.
             self.current = call
@@ -103,6 +102,7 @@ class _RunThread:
                 outcome.__cause__ = exc
             self.current = None
             pool.report(call, outcome)
+        pool.thread_ended()
 
 
 class RunThreads:
@@ -124,7 +124,9 @@ class RunThreads:
         # (deque appends and pops are atomic, which the threads rely on.)
         self._sleepers: deque[None] = deque()
         self._wake_read, self._wake_write = os.pipe()
-        weakref.finalize(self, _close_pipe, self._wake_read, self._wake_write)
+        self._live = 0
+        self._closed = False
+        self._ending = threading.Lock()
         self._results: deque[tuple[_Call, Timed | Exception]] = deque()
         self._collecting = False
         """Whether a collect() is already on its way to the event loop."""
@@ -232,17 +234,30 @@ class RunThreads:
 
     def _start_thread(self) -> None:
         self._started += 1
+        with self._ending:
+            self._live += 1
         self._threads.append(_RunThread(self, f"run_{self._started}"))
+
+    def thread_ended(self) -> None:
+        """On a run() thread, as it ends: the last one out after close() closes the pipe."""
+        with self._ending:
+            self._live -= 1
+            if self._closed and not self._live:
+                os.close(self._wake_read)
+                os.close(self._wake_write)
 
     def close(self) -> None:
         """Let the threads end once the calls queued before this are done."""
+        if self._closed:
+            return
         for _ in self._threads:
             self.calls.append(None)
         if self._threads:
             os.write(self._wake_write, b"\0" * len(self._threads))
         self._threads.clear()
-
-
-def _close_pipe(read_fd: int, write_fd: int) -> None:
-    os.close(read_fd)
-    os.close(write_fd)
+        with self._ending:
+            # Until the last thread has ended, one may still be reading from the pipe.
+            self._closed = True
+            if not self._live:
+                os.close(self._wake_read)
+                os.close(self._wake_write)

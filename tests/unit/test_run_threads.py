@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +162,38 @@ def test_the_event_loop_keeps_running_while_run_is_busy() -> None:
             threads.close()
 
     assert run(main) >= 10
+
+
+def test_close_ends_the_threads_and_releases_the_pipe() -> None:
+    async def main() -> RunThreads:
+        threads = RunThreads(asyncio.get_running_loop(), 3, 5)
+        await asyncio.gather(*(threads.submit(lambda: None) for _ in range(10)))
+        threads.close()
+        threads.close()  # twice is harmless
+        return threads
+
+    before = {t.ident for t in threading.enumerate()}
+    threads = run(main)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        t.name.startswith("run_") and t.ident not in before for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    assert not [t for t in threading.enumerate() if t.name.startswith("run_") and t.is_alive()]
+    with pytest.raises(OSError):
+        os.fstat(threads._wake_read)
+
+
+def test_exiting_without_close_is_silent(tmp_path: Path) -> None:
+    program = (
+        "import asyncio\n"
+        "from scoreserver.run_threads import RunThreads\n"
+        "async def main():\n"
+        "    threads = RunThreads(asyncio.get_running_loop(), 2, 5)\n"
+        "    for _ in range(3):\n"
+        "        await asyncio.gather(*(threads.submit(lambda: 1) for _ in range(20)))\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stderr == ""
