@@ -63,8 +63,10 @@ class _ResponseWriter(asyncio.Transport):
             return
         cycle = self._cycle
         if cycle is not None and cycle.response_started and cycle.expected_content_length > 0:
-            # The head (uvicorn has just counted the declared length); only the head is held,
-            # and the cycle writes the body, or completes the response, before it yields.
+            # The head (uvicorn has just counted the declared length); only the head is held.
+            # Every response of known length here sends its body right after its head, so the
+            # head waits for nothing; were the body late, the head would wait for it, and the
+            # bytes on the wire would still be the same.
             self._cycle = None
             self._held = bytes(data)
             return
