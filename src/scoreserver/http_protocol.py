@@ -1,8 +1,12 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse with JSON like every other error.
+"""uvicorn's httptools protocol: JSON for requests it cannot parse, and one write per response.
 
 The parser refuses some requests before the application sees them: those it cannot read at all,
 URLs longer than it buffers, and methods it does not know. Each still gets the JSON answer the
 application would have given: 400, 414, or the router's 405.
+
+uvicorn writes a response's head and its body separately, and uvloop sends each write at once:
+two send system calls, and two TCP segments, for every response. The head of a response whose
+body has a declared length is therefore held back and sent together with that body.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from scoreserver.custody import ConnectionReporter
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
@@ -29,10 +33,82 @@ _PARSER_METHODS = frozenset(
 _REQUEST_LINE_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
 
 
+class _ResponseWriter(asyncio.Transport):
+    """A request cycle's view of the connection: the head waits for the body to go out with it."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        super().__init__()
+        self._transport = transport
+        self._cycle: RequestResponseCycle | None = None
+        self._held: bytes | None = None
+
+    def serve(self, cycle: RequestResponseCycle) -> None:
+        """Write for this cycle from now on; its first write may be held."""
+        self.flush()
+        self._cycle = cycle
+        cycle.transport = self
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send data, with the held head in front; hold the head of a body of known length."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+            return
+        cycle = self._cycle
+        if cycle is not None and cycle.response_started and cycle.expected_content_length > 0:
+            # The head (uvicorn has just counted the declared length); only the head is held.
+            # Every response of known length here sends its body right after its head, so the
+            # head waits for nothing; were the body late, the head would wait for it, and the
+            # bytes on the wire would still be the same.
+            self._cycle = None
+            self._held = bytes(data)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send a held head now (a HEAD request's response has no body to carry it)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def is_closing(self) -> bool:
+        """Whether the connection is closing."""
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        """Send what is held, then close the connection."""
+        self.flush()
+        self._transport.close()
+
+
 class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
     """A request the parser refuses gets a JSON error instead of uvicorn's plain-text 400."""
 
     _received = b""
+    _writer: _ResponseWriter | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Set up the connection, and the writer its request cycles share."""
+        super().connection_made(transport)
+        self._writer = _ResponseWriter(transport)
+
+    def on_headers_complete(self) -> None:
+        """Start the request's cycle; it writes through the writer unless it waits in a pipeline."""
+        previous = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is previous or self._writer is None:
+            return  # no new cycle (an upgrade) or no connection
+        if previous is None or previous.response_complete:
+            self._writer.serve(cycle)
+
+    def on_response_complete(self) -> None:
+        """Send a head still held (a response without a body), then go on as uvicorn does."""
+        if self._writer is not None:
+            self._writer.flush()
+        super().on_response_complete()
 
     def data_received(self, data: bytes) -> None:
         """Keep the start of what arrived, to tell why the parser may refuse it."""
@@ -49,6 +125,8 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         elif method is not None and method.group(1) not in _PARSER_METHODS:
             status, message = MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE
             headers.append((RUN_FAILED_HEADER.encode(), b"False"))
+        if self._writer is not None:
+            self._writer.flush()  # whatever an earlier response holds goes out first
         self.transport.write(json_error_bytes(status, message, headers))
         self.transport.close()
 

@@ -62,11 +62,19 @@ class RequestIds:
     @classmethod
     def from_raw(cls, raw_headers: Iterable[tuple[bytes, bytes]]) -> RequestIds:
         """As from_headers, from the ASGI scope's lower-case header list, in one pass."""
-        found: list[str | None] = [None, None, None, None]
+        found: list[str | None] | None = None
         for name, value in raw_headers:
             slot = _ID_HEADERS.get(name)
-            if slot is not None and found[slot] is None:
+            if slot is None:
+                continue
+            if found is None:
+                found = [None, None, None, None]
+            if found[slot] is None:
                 found[slot] = value.decode("latin-1")
+        if found is None:
+            # The common case, a client that sends no ids: a new one, echoed as x-ms-request-id.
+            new_id = new_request_id()
+            return cls(new_id, new_id, None, None)
         request_id, legacy_id, client_id, trace_id = found
         if request_id is not None and len(request_id) > MAX_ID_LENGTH:
             raise HeaderTooLargeError(f"x-request-id must not exceed {MAX_ID_LENGTH} characters")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -85,33 +86,16 @@ class ScoreHandlers:
 
     async def score(self, request: IncomingRequest) -> Response:
         """Call run() with the request and answer with its result."""
+        # One coroutine from request to run(), telemetry or not: each layer of awaiting costs
+        # time on every request.
         raw = self.script.mode is InputMode.RAW
         if request.method == "HEAD" and not raw:
             return error_response(405, MethodNotAllowedError().message, RUN_FAILED_FALSE)
         if request.method == "OPTIONS" and not raw:
             return Response(b"", media_type="text/html", headers=RUN_FAILED_FALSE)
-        if self.telemetry is None:
-            return (await self._score(request)).response
-        started_ns, started = now_ns(), time.perf_counter()
-        outcome = await self._score(request)
-        self.telemetry.record(
-            ScoringRecord(
-                method=request.method,
-                path=request.scope["path"],
-                url=str(request.url()),
-                status_code=outcome.response.status_code,
-                start_ns=started_ns,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                request_id=request.ids.request_id or "",
-                client_request_id=request.ids.client_request_id or "",
-                model_input=_input_of(outcome.arguments),
-                prediction=outcome.prediction,
-                error=outcome.error,
-            )
-        )
-        return outcome.response
-
-    async def _score(self, request: IncomingRequest) -> _Outcome:
+        telemetry = self.telemetry
+        if telemetry is not None:
+            started_ns, started = now_ns(), time.perf_counter()
         arguments: RunArguments | None = None
         try:
             arguments = self.arguments(request)
@@ -125,33 +109,45 @@ class ScoreHandlers:
                     self.custody.answered(slot)
             if is_werkzeug_response(result.value):
                 logger.info("run() output is HTTP Response")
-                response = to_response(result.value)
+                response = _from_run_response(result.value, result.elapsed_ms)
             else:
                 response = json_result(
                     result.value,
                     [(RUN_FAILED, b"False"), (EXEC_MS, f"{result.elapsed_ms:.3f}".encode())],
                 )
-                return _Outcome(response, arguments, result.value)
+            if telemetry is None:
+                return response
+            outcome = _Outcome(response, arguments, result.value)
         except ClientError as exc:
-            return _Outcome(error_response(exc.status_code, exc.message, RUN_FAILED_FALSE))
+            outcome = _Outcome(error_response(exc.status_code, exc.message, RUN_FAILED_FALSE))
         except ScoringError as exc:
             encoding = isinstance(exc, ResponseEncodingError)
             if encoding:
                 log_exception(exc.__cause__ or exc)
             failed = {RUN_FAILED_HEADER: "False" if encoding else "True"}
             response = error_response(exc.status_code, exc.message, failed)
-            return _Outcome(response, arguments, error=exc.__cause__ or exc)
+            outcome = _Outcome(response, arguments, error=exc.__cause__ or exc)
         except ScoreServerError as exc:
             log_exception(exc)
             response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
-            return _Outcome(response, arguments, error=exc)
-        response.raw_headers = [h for h in response.raw_headers if h[0] != RUN_FAILED]
-        response.raw_headers[0:0] = [
-            (RUN_FAILED, b"True" if response.status_code >= 500 else b"False"),
-            (EXEC_MS, f"{result.elapsed_ms:.3f}".encode()),
-        ]
-        _move_content_headers_first(response)
-        return _Outcome(response, arguments, result.value)
+            outcome = _Outcome(response, arguments, error=exc)
+        if telemetry is not None:
+            telemetry.record(
+                ScoringRecord(
+                    method=request.method,
+                    path=request.scope["path"],
+                    url=str(request.url()),
+                    status_code=outcome.response.status_code,
+                    start_ns=started_ns,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    request_id=request.ids.request_id or "",
+                    client_request_id=request.ids.client_request_id or "",
+                    model_input=_input_of(outcome.arguments),
+                    prediction=outcome.prediction,
+                    error=outcome.error,
+                )
+            )
+        return outcome.response
 
     async def swagger_json(self, request: IncomingRequest) -> Response:
         """GET /swagger.json[?version=...]: the API description."""
@@ -171,6 +167,18 @@ def _version_param(query_string: bytes) -> str | None:
     return None
 
 
+def _from_run_response(value: Any, elapsed_ms: float) -> Response:
+    """A werkzeug/Flask/AML response from run(), with the run() headers in the reference's place."""
+    response = to_response(value)
+    response.raw_headers = [h for h in response.raw_headers if h[0] != RUN_FAILED]
+    response.raw_headers[0:0] = [
+        (RUN_FAILED, b"True" if response.status_code >= 500 else b"False"),
+        (EXEC_MS, f"{elapsed_ms:.3f}".encode()),
+    ]
+    _move_content_headers_first(response)
+    return response
+
+
 def _move_content_headers_first(response: Response) -> None:
     """Content-Type and Content-Length lead, as in the reference's responses."""
     leading = [h for h in response.raw_headers if h[0] in (b"content-type", b"content-length")]
@@ -188,11 +196,15 @@ class PathDispatch:
 
     routes: dict[str, ASGIApp]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Hand the request to its route's endpoint."""
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The route's endpoint serving the request (its coroutine, not one more layer around it)."""
         if scope["type"] != "http":
-            return
-        await self.routes.get(scope["path"], not_found)(scope, receive, send)
+            return _ignored()
+        return self.routes.get(scope["path"], not_found)(scope, receive, send)
+
+
+async def _ignored() -> None:
+    """Lifespan and websocket scopes: nothing to do."""
 
 
 def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:

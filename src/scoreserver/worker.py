@@ -125,6 +125,9 @@ def run_worker(
         app,
         loop="uvloop",
         http=reporting_protocol(reporter),
+        # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
+        # ASGI 2, and the router's returns its endpoint's coroutine.
+        interface="asgi3",
         lifespan="off",
         access_log=False,
         log_config=None,
