@@ -20,7 +20,6 @@ OPEN that cannot be sent at once is skipped, and that connection is simply not g
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import logging
@@ -29,9 +28,13 @@ import signal
 import socket
 import struct
 from collections import deque
+from typing import TYPE_CHECKING
 
 from scoreserver.errors import WorkerDiedError
 from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
 
 __all__ = [
     "MAX_GUARDED_CONNECTIONS",
@@ -123,12 +126,11 @@ class ConnectionReporter:
             self._marks[slot] = 0
 
     def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._backlog and not self._broken:
             try:
                 self._channel.send(self._backlog[0])
             except BlockingIOError:
-                loop.add_writer(self._channel, self._resume)
+                _running_loop().add_writer(self._channel, self._resume)
                 return
             except OSError as exc:
                 self._give_up(exc)
@@ -136,7 +138,7 @@ class ConnectionReporter:
             self._backlog.popleft()
 
     def _resume(self) -> None:
-        asyncio.get_running_loop().remove_writer(self._channel)
+        _running_loop().remove_writer(self._channel)
         self._flush()
 
     def _give_up(self, exc: OSError) -> None:
@@ -201,6 +203,15 @@ class Custodian:
         fd = self._copies.pop(slot, None)
         if fd is not None:
             os.close(fd)
+
+
+def _running_loop() -> AbstractEventLoop:
+    """The worker's event loop, for the rare backlog of reports."""
+    # Imported here: the supervisor imports this module too, and asyncio would cost it time
+    # and memory at every start for nothing.
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 def _close_for_peer(fd: int) -> None:
