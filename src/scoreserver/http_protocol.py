@@ -88,6 +88,8 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
     _received = b""
     _writer: _ResponseWriter | None = None
+    _peer_done = False
+    """The client has shut down its side: it sends nothing more, but waits for its answer."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set up the connection, and the writer its request cycles share."""
@@ -109,6 +111,17 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         if self._writer is not None:
             self._writer.flush()
         super().on_response_complete()
+        if self._peer_done and not self.pipeline and not self.transport.is_closing():
+            self.transport.close()  # the last answer a half-closed client waits for is out
+
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """A client that half-closes after a whole request still gets its answer, then the end."""
+        self._peer_done = True
+        cycle = self.cycle
+        # Keep the sending side open only for requests that arrived whole; for a request cut
+        # short, closing tells the application that the client is gone.
+        answering = cycle is not None and not cycle.more_body and not cycle.response_complete
+        return answering or bool(self.pipeline)
 
     def data_received(self, data: bytes) -> None:
         """Keep the start of what arrived, to tell why the parser may refuse it."""

@@ -267,3 +267,34 @@ def test_idle_keep_alive_connection_is_closed_after_5_s(limited: RunningServer) 
     assert status == 200 and body == b"Healthy"
     assert leftover == b""
     assert 4 < closed_after < 8, closed_after
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(
+    limited: RunningServer,
+) -> None:
+    """Sending the request and then shutting down the sending side is not hanging up."""
+    request = b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        # The server closes once it has answered: reading to the end must not time out.
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["data"] == "hello"
+
+
+def test_a_client_that_half_closes_in_the_middle_of_its_body_is_not_scored(
+    limited: RunningServer,
+) -> None:
+    before = settled_access_count(limited)
+    with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as sock:
+        sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf-closed")
+        sock.shutdown(socket.SHUT_WR)
+        # Closed without an answer, and at once: nothing waits for the rest of the body.
+        assert sock.recv(65536) == b""
+    assert limited.client().post("/score", content=b"after").status_code == 200
+    lines = access_lines(limited.output())[before : settled_access_count(limited)]
+    assert [f"{a['method']} {a['path']} {a['status']}" for a in lines] == ["POST /score 200"]
