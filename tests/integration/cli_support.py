@@ -102,6 +102,15 @@ def settled_access_count(server: RunningServer) -> int:
     return next(i for i, a in enumerate(lines) if marker in a["path"]) + 1
 
 
+def printed_pids(output: str, prefix: str) -> list[int]:
+    """The pids a script printed after prefix (through print(), so logged as azmlinfsrv.print)."""
+    return [
+        int(r.text.removeprefix(prefix))
+        for r in records(output)
+        if r.logger == "azmlinfsrv.print" and r.text.startswith(prefix)
+    ]
+
+
 @contextmanager
 def scrubbed_environ() -> Iterator[None]:
     """No server variable from the developer's shell, for fixtures wider than one test."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.cli_support import SCRIPTS, records, wait_until
+from tests.integration.cli_support import SCRIPTS, printed_pids, records, wait_until
 from tests.integration.server import RunningServer, serving
 
 CRASH = SCRIPTS / "ops_crash.py"
@@ -24,11 +24,7 @@ FRAGILE = SCRIPTS / "ops_fragile.py"
 
 
 def _init_pids(server: RunningServer) -> list[int]:
-    return [
-        int(r.text.removeprefix("ops init in pid "))
-        for r in records(server.output())
-        if r.logger == "azmlinfsrv.print" and r.text.startswith("ops init in pid ")
-    ]
+    return printed_pids(server.output(), "ops init in pid ")
 
 
 def _post(server: RunningServer, body: bytes) -> httpx.Response:
@@ -69,6 +65,15 @@ def _read_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += sock.recv(65536)
     return head + b"\r\n\r\n" + body
+
+
+def _closing_request(server: RunningServer) -> tuple[bytes, float]:
+    """A request on a new connection that asks to close it: the response, and when it ended."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        started = time.monotonic()
+        sock.sendall(_raw_request(b"0", close=True))
+        response = _read_until_eof(sock, timeout=5)
+        return response, time.monotonic() - started
 
 
 def _assert_worker_died_answer(response: httpx.Response, how: str) -> None:
@@ -148,13 +153,10 @@ def test_a_connection_the_worker_closes_is_closed_for_the_client_at_once(
     with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
         timings = []
         for _ in range(5):
-            with socket.create_connection(("127.0.0.1", server.port)) as sock:
-                started = time.monotonic()
-                sock.sendall(_raw_request(b"0", close=True))
-                response = _read_until_eof(sock, timeout=5)
-                timings.append(time.monotonic() - started)
-                assert response.startswith(b"HTTP/1.1 200 ")
-                assert response.endswith(b"}")
+            response, seconds = _closing_request(server)
+            timings.append(seconds)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            assert response.endswith(b"}")
     assert max(timings) < 1, timings
 
 
@@ -190,11 +192,8 @@ def test_closes_are_not_held_up_while_a_failing_replacement_is_retried(tmp_path:
         # connections the surviving worker closes meanwhile must end for their clients at once.
         closing_times = []
         for _ in range(6):
-            with socket.create_connection(("127.0.0.1", server.port)) as sock:
-                started = time.monotonic()
-                sock.sendall(_raw_request(b"0", close=True))
-                response = _read_until_eof(sock, timeout=5)
-                closing_times.append(time.monotonic() - started)
+            response, seconds = _closing_request(server)
+            closing_times.append(seconds)
             assert response.startswith(b"HTTP/1.1 200 ")
             time.sleep(0.15)
         marker.unlink()

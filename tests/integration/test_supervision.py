@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.cli_support import SCRIPTS, records, wait_until
+from tests.integration.cli_support import SCRIPTS, printed_pids, records, wait_until
 from tests.integration.server import RunningServer, serving
 
 SLEEP = SCRIPTS / "ops_sleep.py"
@@ -24,11 +24,7 @@ def _init_pids(server: RunningServer) -> list[int]:
 
 
 def _init_pids_in(output: str) -> list[int]:
-    return [
-        int(r.text.removeprefix("ops init in pid "))
-        for r in records(output)
-        if r.logger == "azmlinfsrv.print" and r.text.startswith("ops init in pid ")
-    ]
+    return printed_pids(output, "ops init in pid ")
 
 
 def _answering_pid(server: RunningServer, body: bytes = b"0") -> int | None:

@@ -14,6 +14,7 @@ import httpx
 from tests.integration.cli_support import (
     SCRIPTS,
     port_is_listening,
+    printed_pids,
     records,
     wait_until,
 )
@@ -25,11 +26,7 @@ HELLO = SCRIPTS / "hello.py"
 
 def _init_pids(server: RunningServer) -> list[int]:
     """The pids that ran init(), in the order they did."""
-    return [
-        int(r.text.removeprefix("init in pid "))
-        for r in records(server.output())
-        if r.logger == "azmlinfsrv.print" and r.text.startswith("init in pid ")
-    ]
+    return printed_pids(server.output(), "init in pid ")
 
 
 def _serving_pids(server: RunningServer) -> list[int]:
