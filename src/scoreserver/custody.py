@@ -6,16 +6,18 @@ a reset. So every worker hands the supervisor a duplicate of each connection it 
 marks in memory shared with the supervisor which of them wait for run() to answer. When a worker
 dies, the supervisor answers those with a JSON 500 and closes the rest:
 
-    worker                                        supervisor
-    connection made   ── OPEN slot + the socket ─►  Custodian keeps the duplicate
+    worker                                         supervisor
+    connections made  ── slots + the sockets, ──►  Custodian keeps the copies
+                         once per loop pass
     scoring starts       marks[slot] = 1
     response ready       marks[slot] = 0
-    connection lost   ── CLOSE slot ────────────►  Custodian closes its duplicate
+    connection lost      shuts the socket down ──►  sweep(): lets go of copies that are shut
                                                     worker died: answer_orphans()
 
-While the supervisor holds a duplicate, a socket the worker closes is not closed for the peer, so
-a CLOSE is never dropped: one that cannot be sent at once waits in a backlog until it can. An
-OPEN that cannot be sent at once is skipped, and that connection is simply not guarded.
+A socket is only closed for the peer when its last copy is closed, so the worker shuts each
+connection down itself when it is done with it: the client sees the end at once, whatever copy
+the supervisor still holds, and the supervisor lets go of such copies at its own pace. Reports
+that find the channel full are dropped: those connections are served, just not guarded.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import contextlib
 import ctypes
 import logging
 import os
+import select
 import signal
 import socket
 import struct
-from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scoreserver.errors import WorkerDiedError
 from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
@@ -36,10 +38,22 @@ from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
 
+
+class SocketLike(Protocol):
+    """What the reporter needs of a connection's socket (uvloop hands out a stand-in)."""
+
+    family: int
+    type: int
+
+    def fileno(self) -> int:
+        """The descriptor."""
+
+
 __all__ = [
     "MAX_GUARDED_CONNECTIONS",
     "ConnectionReporter",
     "Custodian",
+    "SocketLike",
     "custody_channel",
     "orphan_response",
 ]
@@ -49,9 +63,9 @@ logger = logging.getLogger("azmlinfsrv")
 MAX_GUARDED_CONNECTIONS = 4096
 """Connections per worker the supervisor keeps a copy of; any beyond are not guarded."""
 
-_MESSAGE = struct.Struct("!cH")
-_OPEN = b"o"
-_CLOSE = b"c"
+_BATCH = 200
+"""Copies handed over in one message (the kernel takes at most 253 descriptors in one)."""
+_SLOT = struct.Struct("!H")
 
 
 def custody_channel() -> tuple[socket.socket, socket.socket]:
@@ -77,7 +91,7 @@ def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:
 
 
 class ConnectionReporter:
-    """The worker's side: reports connections to the supervisor and marks those being scored."""
+    """The worker's side: hands connections to the supervisor and marks those being scored."""
 
     def __init__(self, channel: socket.socket, marks: ctypes.Array[ctypes.c_byte]) -> None:
         self._channel = channel
@@ -85,33 +99,40 @@ class ConnectionReporter:
         self._free = list(range(len(marks) - 1, -1, -1))
         self._slots: dict[object, int] = {}
         """Guarded connections by client address, as the protocol and the ASGI scope name them."""
-        self._backlog: deque[bytes] = deque()
+        self._own: dict[int, socket.socket] = {}
+        """This worker's own duplicate of each guarded connection, by slot: to shut it down."""
+        self._unsent: list[int] = []
         self._broken = False
 
-    def opened(self, client: object, fd: int) -> None:
-        """A connection was accepted: give the supervisor its copy."""
-        if self._broken or self._backlog or not self._free or client is None:
+    def opened(self, client: object, sock: SocketLike) -> None:
+        """A connection was accepted: its copy goes to the supervisor at the end of this pass."""
+        if self._broken or not self._free or client is None:
+            return
+        try:
+            own = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        except OSError:
             return
         slot = self._free.pop()
-        try:
-            socket.send_fds(self._channel, [_MESSAGE.pack(_OPEN, slot)], [fd])
-        except OSError as exc:
-            self._free.append(slot)
-            if not isinstance(exc, BlockingIOError):
-                self._give_up(exc)
-            return
         self._slots[client] = slot
+        self._own[slot] = own
+        self._unsent.append(slot)
+        if len(self._unsent) == 1:
+            # Connections accepted in one pass of the event loop are handed over together.
+            _running_loop().call_soon(self._hand_over)
 
     def closed(self, client: object) -> None:
-        """A connection is gone: the supervisor must drop its copy, or the peer never sees it close."""
+        """A connection is gone: end it for the client too, whatever copies the supervisor holds."""
         slot = self._slots.pop(client, None)
         if slot is None:
             return
         self._marks[slot] = 0
         self._free.append(slot)
-        self._backlog.append(_MESSAGE.pack(_CLOSE, slot))
-        if len(self._backlog) == 1:
-            self._flush()
+        own = self._own.pop(slot)
+        # Everything written is in the kernel by now (the transport flushed before it closed),
+        # so the end of the stream goes out after it.
+        with contextlib.suppress(OSError):
+            own.shutdown(socket.SHUT_RDWR)
+        own.close()
 
     def scoring(self, client: object) -> int:
         """Mark the connection as waiting for run(); the slot to unmark, or -1 if unguarded."""
@@ -125,27 +146,24 @@ class ConnectionReporter:
         if slot >= 0:
             self._marks[slot] = 0
 
-    def _flush(self) -> None:
-        while self._backlog and not self._broken:
+    def _hand_over(self) -> None:
+        # Connections that closed in the same pass are gone from _own; their slots may already
+        # be reused by newer ones, which are handed over under that slot in their place.
+        slots = list(dict.fromkeys(s for s in self._unsent if s in self._own))
+        self._unsent.clear()
+        for first in range(0, len(slots), _BATCH):
+            batch = slots[first : first + _BATCH]
+            fds = [self._own[slot].fileno() for slot in batch]
+            message = b"".join(_SLOT.pack(slot) for slot in batch)
             try:
-                self._channel.send(self._backlog[0])
+                socket.send_fds(self._channel, [message], fds)
             except BlockingIOError:
-                _running_loop().add_writer(self._channel, self._resume)
-                return
+                continue  # the supervisor is behind: these are served unguarded
             except OSError as exc:
-                self._give_up(exc)
+                # The supervisor closed its end: it is stopping and needs no more copies.
+                self._broken = True
+                logger.debug("Connection custody ended: %s", exc)
                 return
-            self._backlog.popleft()
-
-    def _resume(self) -> None:
-        _running_loop().remove_writer(self._channel)
-        self._flush()
-
-    def _give_up(self, exc: OSError) -> None:
-        # The supervisor closed its end: it is stopping and has dropped its copies already.
-        self._broken = True
-        self._backlog.clear()
-        logger.debug("Connection custody ended: %s", exc)
 
 
 class Custodian:
@@ -166,18 +184,36 @@ class Custodian:
         return [self._channel, *self._copies.values()]
 
     def receive(self) -> None:
-        """Take every report waiting on the channel."""
+        """Take every copy waiting on the channel."""
         while True:
             try:
-                message, fds, _flags, _addr = socket.recv_fds(self._channel, _MESSAGE.size, 1)
+                message, fds, _flags, _addr = socket.recv_fds(
+                    self._channel, _BATCH * _SLOT.size, _BATCH
+                )
             except OSError:  # nothing more waiting (BlockingIOError), or the channel is gone
                 return
             if not message:
                 return  # the worker's end is closed
-            kind, slot = _MESSAGE.unpack(message)
-            self._drop(slot)
-            if kind == _OPEN and fds:
-                self._copies[slot] = fds[0]
+            slots = [slot for (slot,) in _SLOT.iter_unpack(message)]
+            for slot in slots:
+                # A slot reported again belongs to a newer connection; the older one is over.
+                self._drop(slot)
+            # Descriptors the supervisor had no room for (too many open files) do not arrive:
+            # those connections are not guarded.
+            self._copies.update(zip(slots, fds, strict=False))
+
+    def sweep(self) -> None:
+        """Let go of the copies of connections the worker has ended."""
+        if not self._copies:
+            return
+        poller = select.poll()
+        for fd in self._copies.values():
+            poller.register(fd, 0)  # hang-ups and errors are reported whatever is asked
+        ended = {fd for fd, _event in poller.poll(0)}
+        for slot, fd in list(self._copies.items()):
+            if fd in ended:
+                del self._copies[slot]
+                os.close(fd)
 
     def answer_orphans(self, response: bytes) -> int:
         """Answer the connections waiting for the dead worker's run(); close every copy."""
@@ -206,7 +242,7 @@ class Custodian:
 
 
 def _running_loop() -> AbstractEventLoop:
-    """The worker's event loop, for the rare backlog of reports."""
+    """The worker's event loop."""
     # Imported here: the supervisor imports this module too, and asyncio would cost it time
     # and memory at every start for nothing.
     import asyncio

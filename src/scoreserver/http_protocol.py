@@ -152,7 +152,7 @@ def reporting_protocol(reporter: ConnectionReporter) -> type[JsonErrorsHttpTools
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
             if sock is not None:
-                reporter.opened(self.client, sock.fileno())
+                reporter.opened(self.client, sock)
 
         def connection_lost(self, exc: Exception | None) -> None:
             reporter.closed(self.client)

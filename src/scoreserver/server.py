@@ -42,6 +42,8 @@ RESTART_DELAY_S = 1.0
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # How often the supervisor looks at the workers' heartbeats.
 HEARTBEAT_CHECK_S = 1.0
+# How long the supervisor lets connection copies gather before it takes them again.
+CUSTODY_GATHER_S = 0.02
 # How long past the drain grace period a worker may take to exit before it is killed.
 KILL_MARGIN_S = 5.0
 
@@ -90,6 +92,7 @@ class Supervisor:
     preloaded: EntryScript | None = None
     workers: list[_Worker] = field(default_factory=list)
     _stopping: bool = False
+    _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
 
     def run(self) -> int:
@@ -193,7 +196,7 @@ class Supervisor:
                 if not worker.ready and worker.status is not None:
                     waitables.append(worker.status)
                     waitables.append(worker.process.sentinel)
-            for ready in wait(waitables):  # type: ignore[arg-type]
+            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -206,6 +209,7 @@ class Supervisor:
                 outcome = self._read_status(owner)
                 if outcome is not None:
                     return outcome
+            self._sweep_copies()
         return None
 
     def _owner(self, waitable: object) -> _Worker | None:
@@ -253,12 +257,14 @@ class Supervisor:
             waitables += [w.process.sentinel for w in self.workers]
             waitables += [w.status for w in self.workers if w.status is not None]
             waitables += [w.custodian for w in self.workers]
+            received = False
             for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
                 if isinstance(ready, Custodian):
                     ready.receive()
+                    received = True
                     continue
                 worker = self._owner(ready)
                 if worker is None or self._stopping:
@@ -271,6 +277,21 @@ class Supervisor:
                 self._replace(worker, sockets, wake)
 
             self._kill_stuck()
+            self._sweep_copies()
+            if received and not self._stopping:
+                # Under connection churn copies come one connection at a time, and waking for
+                # each would cost the supervisor more CPU than the worker spends serving it:
+                # let some gather first (the channel holds a few hundred).
+                time.sleep(CUSTODY_GATHER_S)
+
+    def _sweep_copies(self) -> None:
+        """Now and then, let go of the copies of connections the workers have ended."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + HEARTBEAT_CHECK_S
+        for worker in self.workers:
+            worker.custodian.sweep()
 
     def _kill_stuck(self) -> None:
         """Kill a serving worker whose event loop has not run for the worker timeout."""

@@ -6,7 +6,8 @@ import asyncio
 import ctypes
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 
@@ -66,15 +67,26 @@ def test_orphan_response_with_an_exit_code_and_no_version_header() -> None:
     assert b"x-ms-server-version" not in raw
 
 
+def _in_one_pass(*steps: Callable[[], object]) -> None:
+    """Run the steps in one pass of an event loop, then let the reporter hand over its copies."""
+
+    async def run() -> None:
+        for step in steps:
+            step()
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+
+
 def test_a_connection_waiting_for_run_is_answered_when_the_worker_dies(
     custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
 ) -> None:
     reporter, custodian = custody
     client, accepted = tcp_pair
-    reporter.opened(("127.0.0.1", 1), accepted.fileno())
+    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
     reporter.scoring(("127.0.0.1", 1))
     custodian.receive()
-    accepted.close()  # the worker is gone; only the supervisor's copy is left
+    accepted.close()  # the worker is gone (killed: it shut nothing down); the copy is left
     answered = custodian.answer_orphans(b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n")
     assert answered == 1
     assert _read_all(client) == b"HTTP/1.1 500 X\r\ncontent-length: 0\r\n\r\n"
@@ -85,30 +97,39 @@ def test_a_connection_whose_run_answered_is_only_closed_when_the_worker_dies(
 ) -> None:
     reporter, custodian = custody
     client, accepted = tcp_pair
-    reporter.opened(("127.0.0.1", 1), accepted.fileno())
+    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
     reporter.answered(reporter.scoring(("127.0.0.1", 1)))
     accepted.close()
     assert custodian.answer_orphans(b"unexpected") == 0
     assert _read_all(client) == b""
 
 
-def test_a_connection_the_worker_closes_is_let_go_so_the_client_sees_the_end(
+def test_a_connection_the_worker_closes_ends_for_the_client_while_a_copy_is_held(
     custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
 ) -> None:
     reporter, custodian = custody
     client, accepted = tcp_pair
-    reporter.opened(("127.0.0.1", 1), accepted.fileno())
+    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
     custodian.receive()
     assert len(custodian.held()) == 2  # the channel and the copy
     accepted.close()
-
-    async def worker_closes() -> None:
-        reporter.closed(("127.0.0.1", 1))
-
-    asyncio.run(worker_closes())
-    custodian.receive()
+    reporter.closed(("127.0.0.1", 1))
+    client.settimeout(2)
+    assert client.recv(100) == b""  # the end, although the supervisor still holds a copy
+    assert len(custodian.held()) == 2
+    custodian.sweep()
     assert len(custodian.held()) == 1
-    assert _read_all(client) == b""
+
+
+def test_a_sweep_keeps_the_copies_of_open_connections(
+    custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    reporter, custodian = custody
+    _client, accepted = tcp_pair
+    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
+    custodian.receive()
+    custodian.sweep()
+    assert len(custodian.held()) == 2
 
 
 def test_connections_beyond_the_slots_are_served_unguarded(
@@ -116,49 +137,63 @@ def test_connections_beyond_the_slots_are_served_unguarded(
 ) -> None:
     reporter, custodian = custody
     with socket.socket() as sock:
-        for port in range(6):
-            reporter.opened(("127.0.0.1", port), sock.fileno())
+        _in_one_pass(*(partial(reporter.opened, ("127.0.0.1", port), sock) for port in range(6)))
         custodian.receive()
         assert len(custodian.held()) == 1 + 4
         assert reporter.scoring(("127.0.0.1", 5)) == -1
         reporter.answered(-1)  # an unguarded connection is a no-op, not an error
 
 
-def test_closes_that_find_the_channel_full_wait_and_are_all_delivered() -> None:
+def test_many_connections_of_one_pass_are_all_handed_over() -> None:
     supervisor_end, worker_end = custody_channel()
-    count = 2000
+    count = 450  # more than one message carries
     marks = (ctypes.c_byte * count)()
     reporter = ConnectionReporter(worker_end, marks)
     custodian = Custodian(supervisor_end, marks)
-    clients = [("127.0.0.1", port) for port in range(count)]
     with socket.socket() as sock:
-        for client in clients:
-            reporter.opened(client, sock.fileno())
-            custodian.receive()  # keep the channel empty while the copies are handed over
-        assert len(custodian.held()) == 1 + count
-
-        async def close_all_while_the_supervisor_is_slow() -> None:
-            for client in clients:
-                reporter.closed(client)
-            # More closes than the channel holds: some wait in the worker until it drains.
-            for _ in range(500):
-                custodian.receive()
-                await asyncio.sleep(0.001)
-                if len(custodian.held()) == 1:
-                    break
-
-        asyncio.run(close_all_while_the_supervisor_is_slow())
-    assert len(custodian.held()) == 1
+        _in_one_pass(
+            *(partial(reporter.opened, ("127.0.0.1", port), sock) for port in range(count))
+        )
+    custodian.receive()
+    assert len(custodian.held()) == 1 + count
     custodian.close()
     worker_end.close()
 
 
+def test_a_slot_reused_in_the_same_pass_hands_over_the_newer_connection(
+    custody: tuple[ConnectionReporter, Custodian],
+) -> None:
+    reporter, custodian = custody
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        old_client = socket.create_connection(listener.getsockname())
+        old, _ = listener.accept()
+        new_client = socket.create_connection(listener.getsockname())
+        new, _ = listener.accept()
+    _in_one_pass(
+        lambda: reporter.opened(("127.0.0.1", 1), old),
+        lambda: reporter.closed(("127.0.0.1", 1)),
+        lambda: reporter.opened(("127.0.0.1", 2), new),
+    )
+    reporter.scoring(("127.0.0.1", 2))
+    custodian.receive()
+    for sock in (old, new):
+        sock.close()
+    assert custodian.answer_orphans(b"answer") == 1
+    assert _read_all(new_client) == b"answer"
+    assert _read_all(old_client) == b""
+    old_client.close()
+    new_client.close()
+
+
 def test_a_reporter_whose_supervisor_is_gone_keeps_serving() -> None:
     supervisor_end, worker_end = custody_channel()
-    marks = (ctypes.c_byte * 2)()
+    marks = (ctypes.c_byte * 4)()
     reporter = ConnectionReporter(worker_end, marks)
     supervisor_end.close()
     with socket.socket() as sock:
-        reporter.opened(("127.0.0.1", 1), sock.fileno())
-    assert reporter.scoring(("127.0.0.1", 1)) == -1
+        _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), sock))
+        # Custody has ended: later connections are served unguarded.
+        _in_one_pass(lambda: reporter.opened(("127.0.0.1", 2), sock))
+        reporter.closed(("127.0.0.1", 1))
+    assert reporter.scoring(("127.0.0.1", 2)) == -1
     worker_end.close()
