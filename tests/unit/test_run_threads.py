@@ -172,14 +172,19 @@ def test_close_ends_the_threads_and_releases_the_pipe() -> None:
         threads.close()  # twice is harmless
         return threads
 
+    # Threads other tests abandoned (a run() that outlived its timeout) may still be ending.
     before = {t.ident for t in threading.enumerate()}
+
+    def ours() -> list[threading.Thread]:
+        return [
+            t for t in threading.enumerate() if t.name.startswith("run_") and t.ident not in before
+        ]
+
     threads = run(main)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        t.name.startswith("run_") and t.ident not in before for t in threading.enumerate()
-    ):
+    while time.monotonic() < deadline and ours():
         time.sleep(0.01)
-    assert not [t for t in threading.enumerate() if t.name.startswith("run_") and t.is_alive()]
+    assert ours() == []
     with pytest.raises(OSError):
         os.fstat(threads._wake_read)
 
