@@ -78,12 +78,24 @@ def _in_one_pass(*steps: Callable[[], object]) -> None:
     asyncio.run(run())
 
 
-def test_a_connection_waiting_for_run_is_answered_when_the_worker_dies(
+Guarded = tuple[ConnectionReporter, Custodian, socket.socket, socket.socket]
+
+
+@pytest.fixture
+def guarded(
     custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
-) -> None:
+) -> Guarded:
+    """A TCP connection the worker reported: reporter, custodian, client side, accepted side."""
     reporter, custodian = custody
     client, accepted = tcp_pair
     _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
+    return reporter, custodian, client, accepted
+
+
+def test_a_connection_waiting_for_run_is_answered_when_the_worker_dies(
+    guarded: Guarded,
+) -> None:
+    reporter, custodian, client, accepted = guarded
     reporter.scoring(("127.0.0.1", 1))
     custodian.receive()
     accepted.close()  # the worker is gone (killed: it shut nothing down); the copy is left
@@ -93,11 +105,9 @@ def test_a_connection_waiting_for_run_is_answered_when_the_worker_dies(
 
 
 def test_a_connection_whose_run_answered_is_only_closed_when_the_worker_dies(
-    custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
+    guarded: Guarded,
 ) -> None:
-    reporter, custodian = custody
-    client, accepted = tcp_pair
-    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
+    reporter, custodian, client, accepted = guarded
     reporter.answered(reporter.scoring(("127.0.0.1", 1)))
     accepted.close()
     assert custodian.answer_orphans(b"unexpected") == 0
@@ -105,11 +115,9 @@ def test_a_connection_whose_run_answered_is_only_closed_when_the_worker_dies(
 
 
 def test_a_connection_the_worker_closes_ends_for_the_client_while_a_copy_is_held(
-    custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
+    guarded: Guarded,
 ) -> None:
-    reporter, custodian = custody
-    client, accepted = tcp_pair
-    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
+    reporter, custodian, client, accepted = guarded
     custodian.receive()
     assert len(custodian.held()) == 2  # the channel and the copy
     accepted.close()
@@ -122,11 +130,9 @@ def test_a_connection_the_worker_closes_ends_for_the_client_while_a_copy_is_held
 
 
 def test_a_sweep_keeps_the_copies_of_open_connections(
-    custody: tuple[ConnectionReporter, Custodian], tcp_pair: tuple[socket.socket, socket.socket]
+    guarded: Guarded,
 ) -> None:
-    reporter, custodian = custody
-    _client, accepted = tcp_pair
-    _in_one_pass(lambda: reporter.opened(("127.0.0.1", 1), accepted))
+    _reporter, custodian, _client, _accepted = guarded
     custodian.receive()
     custodian.sweep()
     assert len(custodian.held()) == 2
