@@ -160,6 +160,27 @@ def test_a_connection_the_worker_closes_is_closed_for_the_client_at_once(
     assert max(timings) < 1, timings
 
 
+def _accepted_socket_inode(server_port: int, client_port: int) -> int:
+    """The kernel's inode of the server's side of a loopback connection (from /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        if (local_port, remote_port) == (server_port, client_port):
+            return int(fields[9])
+    raise AssertionError(f"no server-side socket for client port {client_port}")
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets a process holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(int(target.removeprefix("socket:[").rstrip("]")))
+    return inodes
+
+
 def test_a_new_worker_holds_no_copy_of_the_other_workers_connections(tmp_path: Path) -> None:
     args = ["--entry_script", str(CRASH), "--worker_count", "2"]
     with serving(args, cwd=tmp_path) as server:
@@ -168,15 +189,23 @@ def test_a_new_worker_holds_no_copy_of_the_other_workers_connections(tmp_path: P
         with socket.create_connection(("127.0.0.1", server.port)) as kept:
             kept.sendall(_raw_request(b"0"))
             owner = int(_read_response(kept).rpartition(b'"pid": ')[2].rstrip(b"}"))
+            connection = _accepted_socket_inode(server.port, kept.getsockname()[1])
             other = next(pid for pid in _init_pids(server) if pid != owner)
-            # The replacement is forked while the supervisor holds a copy of `kept`.
+            # The supervisor holds a copy of `kept` (it gathers copies for up to 20 ms) ...
+            wait_until(lambda: connection in _socket_inodes(server.process.pid))
+            # ... when the replacement is forked from it.
             os.kill(other, signal.SIGKILL)
             wait_until(lambda: len(_init_pids(server)) >= 3, timeout=15)
             wait_until(lambda: server.output().count("ready for serving traffic") >= 3)
+            replacement = _init_pids(server)[2]
+            in_replacement = connection in _socket_inodes(replacement)
+            in_owner = connection in _socket_inodes(owner)
             started = time.monotonic()
             kept.sendall(_raw_request(b"0", close=True))
             response = _read_until_eof(kept, timeout=5)
             closed_after = time.monotonic() - started
+    assert in_owner
+    assert not in_replacement
     assert response.startswith(b"HTTP/1.1 200 ")
     assert closed_after < 1
 
