@@ -156,9 +156,8 @@ class Supervisor:
         supervisor_end, worker_end = custody_channel()
         self._availability[slot] = True  # not serving yet: the others should not wait for it
         link = WorkerLink(sender, heartbeat, self._availability, slot, worker_end, marks)
-        # What the supervisor holds for the other workers, a new worker must not keep open: a
-        # copy of a connection left in it would keep that connection open after its own worker
-        # and the supervisor have closed it.
+        # What the supervisor holds for the other workers, a new worker must not keep: it
+        # would hold descriptors (and the sockets behind them) that nothing there ever closes.
         foreign: list[socket.socket | int] = [*wake, supervisor_end]
         for other in self.workers:
             foreign += other.custodian.held()
@@ -340,7 +339,7 @@ class Supervisor:
         self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
 
     def _pause(self, seconds: float) -> None:
-        """Wait, still taking the workers' connection reports: a close must not wait with us."""
+        """Wait, still taking the workers' connection copies, so the channel does not fill up."""
         deadline = time.monotonic() + seconds
         while not self._stopping and (left := deadline - time.monotonic()) > 0:
             # A dead worker's custodian is closed already (its fileno is -1).
@@ -367,8 +366,8 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         """Ask every worker to drain and exit; kill those that outlast the grace period."""
-        # The supervisor stops reading the workers' reports: draining workers close their
-        # connections themselves, and copies kept here would hold those connections open.
+        # Draining workers answer what they have themselves: the copies guard nothing any
+        # more, and letting go of them now frees their descriptors at once.
         for worker in self.workers:
             worker.custodian.close()
         for worker in self.workers:
