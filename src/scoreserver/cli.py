@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from scoreserver._version import __version__
 from scoreserver.banner import render_banner
 from scoreserver.errors import ConfigurationError, ScoreServerError
-from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
+from scoreserver.logs import configure_logging, find_logging_config
 from scoreserver.server import Supervisor
 from scoreserver.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from scoreserver.entry_script import EntryScript
+    pass
 
 __all__ = ["build_parser", "main"]
 
@@ -163,14 +163,6 @@ def export_script_environment(settings: Settings) -> None:
     os.environ.update({k: v for k, v in values.items() if v is not None})
 
 
-def _preload(settings: Settings) -> EntryScript:
-    """WORKER_PRELOAD: import the script and run init() once here; workers inherit the result."""
-    from scoreserver.worker import load_script
-
-    install_print_capture()
-    return load_script(settings)
-
-
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
     parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
@@ -213,8 +205,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
     sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
     sys.stdout.flush()
     try:
-        preloaded = _preload(settings) if settings.worker_preload else None
-        code = Supervisor(settings, preloaded).run()
+        code = Supervisor(settings).run()
     except ScoreServerError as exc:
         logger.error("%s", exc.message)
         sys.exit(exc.exit_code)

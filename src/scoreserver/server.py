@@ -90,6 +90,7 @@ class Supervisor:
 
     settings: Settings
     preloaded: EntryScript | None = None
+    """The script loaded once here for WORKER_PRELOAD, which every worker inherits."""
     workers: list[_Worker] = field(default_factory=list)
     _stopping: bool = False
     _next_sweep: float = 0.0
@@ -97,22 +98,35 @@ class Supervisor:
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        # Before anything slow (a preloaded init(), binding): a stop signal during start-up is
+        # a clean stop, not a kill by the default handler.
+        self._install_signals(wake_write)
+        try:
+            if self.settings.worker_preload:
+                self.preloaded = _preload(self.settings)
+            if self._stopping:
+                return 0
+            return self._serve((wake_read, wake_write))
+        finally:
+            wake_read.close()
+            wake_write.close()
+
+    def _serve(self, wake: tuple[socket.socket, socket.socket]) -> int:
         _raise_descriptor_limit()
         sockets = self._bind()
         self._availability = multiprocessing.get_context("fork").RawArray(
             c_byte, self.settings.worker_count
         )
-        wake_read, wake_write = socket.socketpair()
-        wake_read.setblocking(False)
-        wake_write.setblocking(False)
-        self._install_signals(wake_write)
         try:
             for slot in range(self.settings.worker_count):
-                self.workers.append(self._spawn(sockets, (wake_read, wake_write), slot))
-            failure = self._await_startup(wake_read)
+                self.workers.append(self._spawn(sockets, wake, slot))
+            failure = self._await_startup(wake[0])
             if failure is not None:
                 return failure
-            self._supervise(sockets, (wake_read, wake_write))
+            self._supervise(sockets, wake)
             return 0
         finally:
             # The supervisor's copies of the listening sockets close first, so that once the
@@ -120,8 +134,6 @@ class Supervisor:
             for sock in sockets:
                 sock.close()
             self._stop_all()
-            wake_read.close()
-            wake_write.close()
 
     def _bind(self) -> list[socket.socket]:
         sockets = [bind_socket(self.settings.host, self.settings.port)]
@@ -382,6 +394,16 @@ class Supervisor:
                 worker.process.join(timeout=5)
             self._close_status(worker)
         self.workers.clear()
+
+
+def _preload(settings: Settings) -> EntryScript:
+    """WORKER_PRELOAD: import the script and run init() once here; workers inherit the result."""
+    # Imported only when asked: the supervisor otherwise never needs the worker's modules.
+    from scoreserver.logs import install_print_capture
+    from scoreserver.worker import load_script
+
+    install_print_capture()
+    return load_script(settings)
 
 
 def _raise_descriptor_limit() -> None:

@@ -21,6 +21,7 @@ from tests.integration.server import RunningServer, start_server, wait_until_rea
 
 SLEEP = SCRIPTS / "ops_sleep.py"
 SLOW_FORK = SCRIPTS / "ops_slow_fork.py"
+SLOW_PRELOAD = SCRIPTS / "ops_slow_preload.py"
 
 
 @contextmanager
@@ -160,3 +161,18 @@ def test_sigterm_while_a_worker_is_starting_stops_promptly(tmp_path: Path) -> No
     # The worker needs about a second to leave the hook; waiting out the grace period and the
     # kill margin (grace + 5 s) means the SIGTERM sent to it was ignored.
     assert stopped_after < grace, f"stopped {stopped_after:.1f}s after SIGTERM:\n{output}"
+
+
+def test_sigterm_while_the_preloaded_init_runs_is_a_clean_stop(tmp_path: Path) -> None:
+    """A stop signal during start-up, before any worker exists, ends the server with 0."""
+    env = {"WORKER_PRELOAD": "true"}
+    server = start_server(["--entry_script", str(SLOW_PRELOAD)], env=env, cwd=tmp_path)
+    try:
+        server.wait_for_output("ops init started in pid", timeout=30)
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=15)
+        output = server.output()
+    finally:
+        _kill_leftovers(server)
+    assert code == 0, output
+    assert "ready for serving traffic" not in output
