@@ -21,6 +21,7 @@ request is served at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -178,7 +179,10 @@ class RunThreads:
         # A loop waiting in _hand_over collects it on return; otherwise one collect() per batch.
         if not self._handing_over and not self._collecting:
             self._collecting = True
-            self.loop.call_soon_threadsafe(self._collect)
+            # A closed event loop (the worker is stopping, or an abandoned call ended after it)
+            # refuses; nobody waits for this outcome any more.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._collect)
 
     def _collect(self) -> None:
         self._collecting = False

@@ -202,3 +202,21 @@ def test_exiting_without_close_is_silent(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def test_a_call_that_ends_after_the_event_loop_closed_is_dropped_quietly() -> None:
+    failures: list[threading.ExceptHookArgs] = []
+    previous = threading.excepthook
+    threading.excepthook = failures.append
+    try:
+
+        async def main() -> None:
+            threads = RunThreads(asyncio.get_running_loop(), 1, 0.05)
+            with pytest.raises(CallTimedOut):
+                await threads.submit(lambda: time.sleep(0.3))
+
+        run(main)  # the loop is closed when this returns; the abandoned call still sleeps
+        time.sleep(0.5)
+    finally:
+        threading.excepthook = previous
+    assert failures == []
