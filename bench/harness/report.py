@@ -6,6 +6,7 @@ import operator
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.probes import PROBE_PERIOD_S, PROBE_TIMEOUT_S
 from harness.results import Results, Spread, key, p50, p99, rps
@@ -20,6 +21,9 @@ SECTIONS = (
     "## Liveness while busy",
     "## Method",
 )
+
+COSTS = Path(__file__).parents[1] / "costs.md"
+"""What single guarantees cost, measured A/B by hand; appended to the report as it is."""
 
 
 # An en dash, for ranges and for "nothing here" in tables.
@@ -311,4 +315,8 @@ def render(results: Results, command: str) -> str:
     ]
     if results.notes:
         lines += ["", "## Notes", "", *[f"- {note}" for note in results.notes]]
+    if COSTS.is_file():
+        # Hand-made A/B measurements of single guarantees: kept in their own file so that a new
+        # run of the benchmark does not drop them.
+        lines += ["", COSTS.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"

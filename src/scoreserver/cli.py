@@ -190,12 +190,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
             "Extra keys = %s",
             warnings,
         )
-    if settings.entry_script is None:
-        logger.error(
-            "Either provide an entry_script using --entry_script or provide a path to the "
-            "configuration file using --config_file"
-        )
-        sys.exit(USAGE_EXIT)
     notes: list[str] = []
     if not settings.model_dir:
         notes.append("The environment variable 'AZUREML_MODEL_DIR' has not been set.")

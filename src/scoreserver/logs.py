@@ -6,7 +6,6 @@ record of the ``azmlinfsrv.print`` logger, so script output and server logs shar
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import contextlib
 import json
@@ -25,8 +24,8 @@ __all__ = [
     "SERVER_LOGGER",
     "AMLLogFormatter",
     "AccessLog",
-    "BatchedStreamHandler",
     "RootAccessFilter",
+    "ServerStreamHandler",
     "configure_logging",
     "find_logging_config",
     "install_print_capture",
@@ -65,66 +64,28 @@ class AMLLogFormatter(logging.Formatter):
     _cached_text = ""
 
 
-class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler that batches the lines of a busy event loop into few writes.
+class ServerStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes every line at once and outlives a closed stdout.
 
-    A write system call per access line costs more than the rest of a fast request. On an event
-    loop, a line is written at once when nothing was written in the last BATCH_S seconds, and
-    otherwise with the other lines of that interval, at most BATCH_S later. Lines from other
-    threads, warnings and errors are written immediately, after anything queued, in order.
+    Nothing is held back: tools (and the reference's own test habits) read the log the moment a
+    response arrives, so a request's lines must be out before its last byte, and a worker that
+    dies must not take lines it logged with it.
     """
 
-    BATCH_S = 0.01
-
-    def __init__(self, stream: Any = None) -> None:
-        super().__init__(stream)
-        self._pending: list[str] = []
-        self._scheduled = False
-        self._last_write = 0.0
-        atexit.register(self.flush)
-        # Lines queued before a fork are written by the parent, not once more by each child.
-        os.register_at_fork(before=self.flush)
-
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue the formatted record and arrange for it to be written."""
+        """Write the formatted record."""
         try:
             line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        self.queue_line(line, record.levelno)
+        self.write_line(line)
 
-    def queue_line(self, line: str, level: int) -> None:
-        """Queue an already formatted line and arrange for it to be written."""
-        self._pending.append(line + self.terminator)
-        if self._scheduled and level < logging.WARNING:
-            return
-        now = time.monotonic()
-        if level >= logging.WARNING or now - self._last_write >= self.BATCH_S:
-            self.flush()
-            return
-        # Without asyncio imported there is no event loop to batch on.
-        asyncio = sys.modules.get("asyncio")
-        try:
-            loop = asyncio.get_running_loop() if asyncio is not None else None
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_later(self._last_write + self.BATCH_S - now, self.flush)
-
-    def flush(self) -> None:
-        """Write what is queued."""
+    def write_line(self, line: str) -> None:
+        """Write an already formatted line, and flush it."""
         with self.lock or contextlib.nullcontext():
-            self._scheduled = False
-            if not self._pending:
-                return
-            text, self._pending = "".join(self._pending), []
-            self._last_write = time.monotonic()
             try:
-                self.stream.write(text)
+                self.stream.write(line + self.terminator)
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed stdout must not take the server down with it
@@ -134,7 +95,7 @@ class AccessLog:
     """Writes the access line of each scored request to the azmlinfsrv logger.
 
     When the server's own default handler is the logger's only one, the line is formatted here,
-    exactly as that handler's formatter would, and queued to it directly: building a LogRecord
+    exactly as that handler's formatter would, and written through it directly: building a LogRecord
     and running the formatter cost a noticeable share of a fast request. Any other logging
     configuration (a logging.json, filters, more handlers) gets an ordinary log record.
     """
@@ -166,13 +127,12 @@ class AccessLog:
         assert isinstance(formatter, AMLLogFormatter)
         now = time.time()
         stamp = formatter.timestamp(now, (now - int(now)) * 1000)
-        handler.queue_line(
+        handler.write_line(
             f"{stamp} I [{self._pid}] {logger.name} - "
-            f"{method} {path} {status} {elapsed_ms:.3f}ms {length}",
-            logging.INFO,
+            f"{method} {path} {status} {elapsed_ms:.3f}ms {length}"
         )
 
-    def _direct_handler(self) -> BatchedStreamHandler | None:
+    def _direct_handler(self) -> ServerStreamHandler | None:
         """The default handler, when the line may bypass logging's record machinery."""
         logger = self._logger
         handlers = logger.handlers
@@ -180,7 +140,7 @@ class AccessLog:
             return None
         handler = handlers[0]
         if (
-            type(handler) is BatchedStreamHandler
+            type(handler) is ServerStreamHandler
             and not handler.filters
             and handler.level <= logging.INFO
             and type(handler.formatter) is AMLLogFormatter
@@ -209,7 +169,7 @@ def default_logging_config(level: str) -> dict[str, Any]:
         "filters": {"RootAccessFilter": {"()": RootAccessFilter}},
         "handlers": {
             "azmlinfsrv": {
-                "()": BatchedStreamHandler,
+                "()": ServerStreamHandler,
                 "stream": "ext://sys.stdout",
                 "formatter": "azmlinfsrv",
             },

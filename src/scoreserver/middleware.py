@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
@@ -29,10 +29,10 @@ from scoreserver.errors import (
 )
 from scoreserver.inputs import IncomingRequest
 from scoreserver.logs import AccessLog, log_exception
-from scoreserver.outputs import error_response
+from scoreserver.outputs import PreparedResponse, error_response
 from scoreserver.raw_responses import RUN_FAILED_HEADER
-from scoreserver.request_ids import RequestIds
-from scoreserver.types import Receive, Scope, Send
+from scoreserver.request_ids import SERVER_ID_HEADERS, RequestIds
+from scoreserver.types import Message, Receive, Scope, Send
 
 __all__ = [
     "MAX_URL_BYTES",
@@ -202,9 +202,14 @@ class Endpoint:
             log_exception(exc)
             response = error_response(500, INTERNAL_ERROR_MESSAGE, RUN_FAILED_FALSE)
         self._add_headers(response, ids.response_headers(), method, headers)
-        await response(scope, receive, send)
+        # The access line goes out before the response's last byte: a client that reads the log
+        # the moment its answer arrives finds the line there.
         if self.access_log:
-            self._log_access(scope, method, response, start)
+            if isinstance(response, StreamingResponse):
+                send = self._logging_at_end(send, scope, method, response, start)
+            else:
+                self._log_access(scope, method, response, start)
+        await response(scope, receive, send)
 
     def _allow(self) -> str:
         return ", ".join(sorted(self.methods | {"OPTIONS"}, key=lambda m: _METHOD_ORDER.get(m, 9)))
@@ -218,15 +223,33 @@ class Endpoint:
     def _add_headers(
         self,
         response: Response,
-        extra: Iterable[tuple[bytes, bytes]],
+        extra: list[tuple[bytes, bytes]],
         method: str,
         headers: Headers,
     ) -> None:
+        if not isinstance(response, PreparedResponse):
+            # As in the reference, the server's ids replace a script's (an AMLResponse's) own
+            # headers of the same name: a client gets exactly one x-request-id.
+            owned = {name for name, _ in extra if name in SERVER_ID_HEADERS}
+            if owned:
+                response.raw_headers = [h for h in response.raw_headers if h[0] not in owned]
         if self.policy.cors is not None:
             response.raw_headers.extend(self.policy.cors.headers_for(method, headers))
         if self.policy.server_version is not None:
             response.raw_headers.append((b"x-ms-server-version", self.policy.server_version))
         response.raw_headers.extend(extra)
+
+    def _logging_at_end(
+        self, send: Send, scope: Scope, method: str, response: Response, start: float
+    ) -> Send:
+        """send, but the access line of a streamed response is logged just before its end."""
+
+        async def send_logging_at_end(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self._log_access(scope, method, response, start)
+            await send(message)
+
+        return send_logging_at_end
 
     def _log_access(self, scope: Scope, method: str, response: Response, start: float) -> None:
         query = scope.get("query_string", b"")

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 
 from scoreserver.errors import HeaderTooLargeError
 
-__all__ = ["MAX_ID_LENGTH", "RequestIds", "new_request_id"]
+__all__ = ["MAX_ID_LENGTH", "SERVER_ID_HEADERS", "RequestIds", "new_request_id"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -29,6 +29,10 @@ _ID_HEADERS = {
 # The version (4) and variant (RFC 4122) bits of a UUID4, as uuid.UUID(version=4) sets them.
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+SERVER_ID_HEADERS = frozenset({b"x-request-id", b"x-ms-request-id", b"x-ms-client-request-id"})
+"""The id headers the server answers with itself: a script's header of the same name gives way."""
 
 
 def new_request_id() -> str:

@@ -34,6 +34,10 @@ def _true_only(value: object) -> bool:
 TrueOnly = Annotated[bool, BeforeValidator(_true_only)]
 
 
+DEFAULT_SCRIPT_NAME = "main.py"
+"""Served from the app root when no entry script is named anywhere."""
+
+
 class Settings(BaseModel):
     """Everything the server needs to know, frozen after start-up."""
 
@@ -150,6 +154,11 @@ class Settings(BaseModel):
             if value is not None:
                 layered[aliases.get(name, name)] = value
         return cls.model_validate(layered)
+
+    @property
+    def script_path(self) -> Path:
+        """The script to serve: the entry script, else main.py in the app root (as the reference)."""
+        return self.entry_script or self.app_root / DEFAULT_SCRIPT_NAME
 
     @property
     def stuck_timeout_s(self) -> int:

@@ -167,9 +167,10 @@ class AppInsights:
 
 def start_telemetry(settings: Settings) -> AppInsights | None:
     """App Insights when enabled with a valid key, else None (and nothing is imported)."""
+    # Logged at every start, enabled or not, as the reference does: log checks look for it.
+    logger.info("Starting up app insights client")
     if not settings.appinsights_enabled or not settings.appinsights_key:
         return None
-    logger.info("Starting up app insights client")
     try:
         return AppInsights(settings)
     except Exception:

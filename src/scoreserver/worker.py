@@ -24,7 +24,7 @@ from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.scoring import Scorer
-from scoreserver.settings import Settings
+from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
 
 __all__ = ["load_script", "run_worker"]
@@ -59,11 +59,17 @@ def import_paths(settings: Settings) -> list[str]:
 
 def load_script(settings: Settings) -> EntryScript:
     """Import the entry script and run its init(), logging each step as the reference does."""
-    for path in reversed(import_paths(settings)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    assert settings.entry_script is not None
-    script = load_entry_script(settings.entry_script)
+    for folder in reversed(import_paths(settings)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    path = settings.script_path
+    if settings.entry_script is None and not path.is_file():
+        raise EntryScriptError(
+            f"No score script found. Expected score script {DEFAULT_SCRIPT_NAME}.\n"
+            f"It was looked for in AML_APP_ROOT ({settings.app_root}); name another script with "
+            f"--entry_script or AZUREML_ENTRY_SCRIPT in the config file."
+        )
+    script = load_entry_script(path)
     script_logger.info("Found user script at %s", script.path)
     names = ", ".join(p.name for p in script.parameters)
     script_logger.info(_MODE_MESSAGES[script.mode].format(names=names))

@@ -90,11 +90,7 @@ def access_lines(output: str) -> list[re.Match[str]]:
 
 
 def settled_access_count(server: RunningServer) -> int:
-    """The number of access lines once every earlier one is written.
-
-    Access lines of a busy server are written in batches, a few milliseconds late; a marker
-    request's own line appearing proves that all lines before it have been written.
-    """
+    """The number of access lines so far, counted up to a marker request's own line."""
     marker = uuid.uuid4().hex
     server.client().get("/swagger.json", params={"marker": marker})
     wait_until(lambda: any(marker in a["path"] for a in access_lines(server.output())))

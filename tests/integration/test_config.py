@@ -15,6 +15,7 @@ from tests.integration.cli_support import (
     copy_script,
     port_is_listening,
     records,
+    run_cli,
     scrubbed_environ,
     serving_default_port,
 )
@@ -149,6 +150,28 @@ def test_config_file_can_name_the_entry_script(tmp_path: Path) -> None:
         response = server.client().post("/score", content=b"{}")
     assert response.status_code == 200
     assert response.content == b'{"message": "Hello, World!"}'
+
+
+def test_without_an_entry_script_main_py_in_the_app_root_is_served(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    copy_script("hello.py", root / "main.py")
+    config = _write_json(tmp_path / "cfg.json", {"SCORING_TIMEOUT_MS": 300})
+    env = {"AML_APP_ROOT": str(root)}
+    with serving(["--config_file", str(config)], env=env, cwd=tmp_path) as server:
+        response = server.client().post("/score", content=b"{}")
+        output = server.output()
+    assert response.content == b'{"message": "Hello, World!"}'
+    assert "Entry Script Name: None" in output
+    assert f"Found user script at {root / 'main.py'}" in output
+
+
+def test_without_an_entry_script_or_main_py_the_start_fails_saying_so(tmp_path: Path) -> None:
+    config = _write_json(tmp_path / "cfg.json", {"SCORING_TIMEOUT_MS": 300})
+    result, _ = run_cli(["--config_file", str(config), "--port", str(free_port())], cwd=tmp_path)
+    assert result.returncode == 3
+    errors = [r.full for r in records(result.stdout) if r.level == "E"]
+    assert errors[0].startswith("No score script found. Expected score script main.py.")
+    assert str(tmp_path) in errors[0]
 
 
 def test_unknown_config_keys_give_one_warning_naming_them(tmp_path: Path) -> None:

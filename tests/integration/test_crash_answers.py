@@ -94,12 +94,15 @@ def test_run_that_exits_the_process_gets_a_json_500_and_the_server_recovers(
         started = time.monotonic()
         answer = _post(server, b"exit")
         answered_after = time.monotonic() - started
+        # Read at once: a worker that dies loses none of the lines it logged.
+        said_before_dying = server.output()
         wait_until(lambda: len(_init_pids(server)) >= 2, timeout=15)
         wait_until(lambda: _post(server, b"0").status_code == 200, timeout=15)
         after = _post(server, b"0").json()["pid"]
         alive = server.process.poll() is None
         output = server.output()
     _assert_worker_died_answer(answer, "exit code 1")
+    assert f"azmlinfsrv.print - ops exiting from pid {victim}" in said_before_dying
     assert answered_after < 2
     assert after not in (victim, None)
     assert alive

@@ -73,6 +73,10 @@ def test_every_log_line_has_the_reference_format_in_utc(logs_server: RunningServ
         if line and not LOG_RECORD.match(line) and "to stderr" not in line
     ]
     assert stray == []
+    # Logged at every start, App Insights on or off, as the reference does.
+    assert [r.text for r in records(output) if r.logger == "azmlinfsrv"].count(
+        "Starting up app insights client"
+    ) == 1
     worker_lines = [r for r in records(output) if r.logger == "azmlinfsrv.user_script"]
     assert any(r.text.startswith("Found user script at ") for r in worker_lines)
     assert all(r.level == "I" for r in worker_lines)
@@ -246,3 +250,27 @@ def test_logging_json_copied_from_the_reference_still_works(tmp_path: Path) -> N
     assert [(a["method"], a["path"], a["status"]) for a in access_lines(output)] == [
         ("POST", "/score", "200")
     ]
+
+
+def test_a_requests_lines_are_in_the_log_the_moment_its_response_arrives(
+    logs_server: RunningServer,
+) -> None:
+    before = settled_access_count(logs_server)
+    with logs_server.client() as client:
+        for i in range(40):
+            marker = f"arrival{i}"
+            assert client.post("/score", content=marker.encode()).status_code == 200
+            # Read once, without polling, as the reference's scenario tests do.
+            output = logs_server.output()
+            assert f"azmlinfsrv.print - run print {marker}" in output
+            assert len(access_lines(output)) == before + i + 1
+        streamed = client.post("/score", content=b"stream")
+        output = logs_server.output()
+    assert streamed.text == "chunk0\nchunk1\n"
+    last = access_lines(output)[-1]
+    assert (last["method"], last["path"], last["status"], last["length"]) == (
+        "POST",
+        "/score",
+        "200",
+        "N/A",
+    )

@@ -311,3 +311,31 @@ def test_server_version_switched_off_on_431_too(unversioned: RunningServer) -> N
     response = httpx.get(unversioned.url + "/score", headers={"x-request-id": "r" * 101})
     assert response.status_code == 431
     assert "x-ms-server-version" not in response.headers
+
+
+@pytest.fixture(scope="module")
+def script_ids() -> Iterator[RunningServer]:
+    """A script whose AMLResponse sets the id headers itself."""
+    with script_server("http_script_ids.py") as running:
+        yield running
+
+
+def test_the_servers_ids_replace_a_scripts_own(script_ids: RunningServer) -> None:
+    sent = {"x-request-id": "rid-1", "x-ms-client-request-id": "client-3", "TraceId": "t-4"}
+    response = httpx.post(script_ids.url + "/score", content=b"{}", headers=sent)
+    assert response.status_code == 200
+    assert response.headers.get_list("x-request-id") == ["rid-1"]
+    assert response.headers.get_list("x-ms-request-id") == ["client-3"]
+    assert response.headers.get_list("x-ms-client-request-id") == ["client-3"]
+    # As in the reference, TraceId is not an id the server owns: both values are sent.
+    assert response.headers.get_list("traceid") == ["script-trace", "t-4"]
+    assert response.headers["x-custom"] == "kept"
+
+
+def test_a_scripts_id_stays_where_the_server_has_none(script_ids: RunningServer) -> None:
+    response = httpx.post(script_ids.url + "/score", content=b"{}")
+    request_id = response.headers.get_list("x-request-id")
+    assert len(request_id) == 1
+    assert UUID4.match(request_id[0])
+    assert response.headers.get_list("x-ms-request-id") == request_id
+    assert response.headers.get_list("x-ms-client-request-id") == ["script-client"]

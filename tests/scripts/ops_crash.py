@@ -16,6 +16,7 @@ def init():
 
 def run(data):
     if data == "exit":
+        print(f"ops exiting from pid {os.getpid()}")
         os._exit(1)
     if data == "segfault":
         ctypes.string_at(0)
