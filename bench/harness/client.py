@@ -15,7 +15,7 @@ from dataclasses import dataclass
 HOST = "127.0.0.1"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reply:
     """One HTTP response: status, lower-cased headers, body, and whether the server will close."""
 
@@ -64,13 +64,19 @@ async def fetch(
 ) -> tuple[Reply, float]:
     """One request on a fresh connection; the reply and the seconds it took, connect included."""
     start = time.perf_counter()
+    reply = await asyncio.wait_for(
+        _exchange(port, request_bytes(method, path, port, body)), timeout
+    )
+    return reply, time.perf_counter() - start
+
+
+async def _exchange(port: int, request: bytes) -> Reply:
+    """Send one request on a fresh connection and read its reply."""
     writer: asyncio.StreamWriter | None = None
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(HOST, port)
-            writer.write(request_bytes(method, path, port, body))
-            reply = await read_reply(reader)
-        return reply, time.perf_counter() - start
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(request)
+        return await read_reply(reader)
     finally:
         if writer is not None:
             writer.close()

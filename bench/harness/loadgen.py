@@ -147,9 +147,8 @@ async def _connection(
             sent = time.perf_counter()
             try:
                 writer.write(payload)
-                async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                    reply = await read_reply(reader)
-            except TimeoutError:
+                reply = await asyncio.wait_for(read_reply(reader), REQUEST_TIMEOUT_S)
+            except asyncio.TimeoutError:
                 errors["timeout"] += 1
                 writer.close()
                 reader = writer = None

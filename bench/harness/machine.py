@@ -61,7 +61,7 @@ def machine_info() -> dict[str, str]:
     """The facts the report's machine section lists."""
     memory_kb = _first("/proc/meminfo", "MemTotal")
     return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(os.cpu_count()),
         "cpu": _first("/proc/cpuinfo", "model name"),
         "memory": f"{int(memory_kb.split()[0]) / 1024 / 1024:.1f} GiB" if memory_kb != "?" else "?",

@@ -84,7 +84,7 @@ async def _probe(port: int) -> float | None:
     """Seconds one GET / took on a fresh connection; None if it timed out or failed."""
     try:
         reply, seconds = await fetch(port, "GET", "/", timeout=PROBE_TIMEOUT_S)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
         return None
     except (OSError, asyncio.IncompleteReadError, ValueError):
         return -1.0
@@ -105,7 +105,7 @@ async def _busy_period(port: int, body: bytes) -> tuple[list[float | None], floa
     try:
         reply, busy_s = await busy
         status = reply.status
-    except (TimeoutError, OSError, asyncio.IncompleteReadError):
+    except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError):
         busy_s, status = BUSY_LIMIT_S, 0
     return results, busy_s, status
 

@@ -200,7 +200,7 @@ class Custodian:
                 self._drop(slot)
             # Descriptors the supervisor had no room for (too many open files) do not arrive:
             # those connections are not guarded.
-            self._copies.update(zip(slots, fds, strict=False))
+            self._copies.update(zip(slots, fds))
 
     def sweep(self) -> None:
         """Let go of the copies of connections the worker has ended."""

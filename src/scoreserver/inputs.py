@@ -27,7 +27,7 @@ __all__ = [
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
-@dataclass(slots=True)
+@dataclass
 class IncomingRequest:
     """What the routes read off the wire before run() is called."""
 
@@ -42,7 +42,7 @@ class IncomingRequest:
         return URL(scope=self.scope)
 
 
-@dataclass(slots=True)
+@dataclass
 class RunArguments:
     """The positional and keyword arguments run() is called with."""
 

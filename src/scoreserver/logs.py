@@ -206,7 +206,7 @@ def configure_logging(level: str, user_config: Path | None = None) -> None:
 
 def log_exception(exc: BaseException, prefix: str = "Encountered Exception: ") -> None:
     """Log a traceback as one record, "Encountered Exception: Traceback ...", as the reference does."""
-    text = "".join(traceback.format_exception(exc))
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     logging.getLogger(SERVER_LOGGER).error("%s%s", prefix, text)
 
 

@@ -49,7 +49,7 @@ def new_request_id() -> str:
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
-@dataclass(slots=True)
+@dataclass
 class RequestIds:
     """The ids a response carries back, derived from what the client sent."""
 

@@ -52,7 +52,7 @@ async def liveness(request: IncomingRequest) -> Response:
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
-@dataclass(slots=True)
+@dataclass
 class _Outcome:
     """A /score response and, for telemetry, what went into and came out of run()."""
 
@@ -68,7 +68,7 @@ def _input_of(arguments: RunArguments | None) -> Any:
         return None
     if arguments.args and not arguments.kwargs:
         first = arguments.args[0]
-        return first if isinstance(first, str | bytes | dict | list) else repr(first)
+        return first if isinstance(first, (str, bytes, dict, list)) else repr(first)
     return {k: v for k, v in arguments.kwargs.items() if k != "request_headers"}
 
 

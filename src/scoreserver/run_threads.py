@@ -46,7 +46,7 @@ class CallTimedOut(Exception):
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
-@dataclass(slots=True)
+@dataclass
 class Timed:
     """A value and how long producing it took, in milliseconds."""
 
@@ -54,7 +54,7 @@ class Timed:
     elapsed_ms: float
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False)
 class _Call:
     """One queued call and what the event loop needs to know about it."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.run_threads import CallExited, CallTimedOut, RunThreads, Timed
 
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as deadline_after
+else:  # the same context manager, from the library it came from
+    from async_timeout import timeout as deadline_after
+
 __all__ = ["ScoreResult", "Scorer"]
 
 logger = logging.getLogger("azmlinfsrv")
@@ -23,7 +29,7 @@ logger = logging.getLogger("azmlinfsrv")
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
-@dataclass(slots=True)
+@dataclass
 class ScoreResult:
     """What run() returned and how long it took."""
 
@@ -71,13 +77,13 @@ class Scorer:
 
     async def _await_run(self, arguments: RunArguments) -> Timed:
         """An async run(), awaited on the event loop: it cooperates, so it is not throttled."""
-        deadline = asyncio.timeout(self._timeout_s)
+        deadline = deadline_after(self._timeout_s)
         start = time.perf_counter()
         try:
             async with deadline:
                 value = await self._run(*arguments.args, **arguments.kwargs)
-        except TimeoutError as exc:
-            if deadline.expired():
+        except asyncio.TimeoutError as exc:  # TimeoutError itself from Python 3.11 on
+            if _expired(deadline):
                 raise CallTimedOut() from exc
             raise  # run() itself raised TimeoutError
         except (SystemExit, KeyboardInterrupt) as exc:
@@ -88,3 +94,9 @@ class Scorer:
         """Let the run() threads end; threads still in run() are not waited for."""
         if self._threads is not None:
             self._threads.close()
+
+
+def _expired(deadline: Any) -> bool:
+    """Whether the deadline struck: a method on asyncio's Timeout, a property on async-timeout's."""
+    flag = deadline.expired
+    return bool(flag() if callable(flag) else flag)

@@ -25,7 +25,7 @@ logger = logging.getLogger("azmlinfsrv")
 UNSERIALIZABLE = "Scoring request response payload is a non serializable object or raw binary"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScoringRecord:
     """What telemetry needs to know about one scored request."""
 
@@ -61,7 +61,7 @@ def _as_json(value: Any) -> str:
 def _fallback(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
-    if isinstance(value, bytes | bytearray):
+    if isinstance(value, (bytes, bytearray)):
         raise TypeError("raw binary")
     return str(value)
 

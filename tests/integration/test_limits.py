@@ -153,7 +153,7 @@ def _send_and_hang_up(port: int, data: bytes, wait: float = 0.5) -> bytes:
             sock.sendall(data)
         sock.settimeout(wait)
         received = b""
-        with contextlib.suppress(TimeoutError, ConnectionError):
+        with contextlib.suppress(socket.timeout, ConnectionError):  # socket.timeout: Python 3.9
             while chunk := sock.recv(65536):
                 received += chunk
     return received

@@ -57,7 +57,7 @@ def test_every_log_line_has_the_reference_format_in_utc(logs_server: RunningServ
     wait_until(lambda: len(access_lines(logs_server.output())) >= 1)
     lines = [line for line in logs_server.output().splitlines() if LOG_RECORD.match(line)]
     assert len(lines) >= 5
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     for line in lines:
         match = LOG_RECORD.match(line)
         assert match is not None

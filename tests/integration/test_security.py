@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import secrets
 import socket
 from pathlib import Path
@@ -30,7 +29,7 @@ def _listening_addresses(port: int) -> set[str]:
 def _non_loopback_address() -> str | None:
     """An IPv4 address of this machine that is not loopback, if it has one."""
     lines = Path("/proc/net/fib_trie").read_text().splitlines()
-    for previous, line in itertools.pairwise(lines):
+    for previous, line in zip(lines, lines[1:]):
         if "/32 host LOCAL" in line:
             address = previous.strip().removeprefix("|-- ")
             if not ipaddress.IPv4Address(address).is_loopback:

@@ -76,7 +76,7 @@ def make_record(name: str, level: int, message: str, created: float) -> logging.
 
 @pytest.mark.usefixtures("far_from_utc")
 def test_formatter_writes_the_reference_line_in_utc() -> None:
-    created = dt.datetime(2026, 11, 25, 15, 34, 45, 500000, tzinfo=dt.UTC).timestamp()
+    created = dt.datetime(2026, 11, 25, 15, 34, 45, 500000, tzinfo=dt.timezone.utc).timestamp()
     record = make_record("azmlinfsrv", logging.INFO, "Scoring timeout is set to 500", created)
     line = AMLLogFormatter(LOG_FORMAT).format(record)
     assert line == (

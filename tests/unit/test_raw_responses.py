@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -14,7 +15,8 @@ from scoreserver.raw_responses import json_error_bytes
     [
         (400, b"Bad Request"),
         (405, b"Method Not Allowed"),
-        (414, b"Request-URI Too Long"),
+        # Python 3.13 took up RFC 9110's name, as uvicorn's own status lines do there too.
+        (414, b"URI Too Long" if sys.version_info >= (3, 13) else b"Request-URI Too Long"),
         (500, b"Internal Server Error"),
     ],
 )
