@@ -26,6 +26,11 @@ logger = logging.getLogger("azmlinfsrv")
 
 USAGE_EXIT = 1
 
+_SUBCOMMANDS: dict[str, str] = {
+    "check": "scoreserver.check:main",
+}
+"""Subcommands by name, as "module:function(argv, prog) -> exit code", imported when used."""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error exits 1 as the reference's does."""
@@ -163,10 +168,23 @@ def export_script_environment(settings: Settings) -> None:
     os.environ.update({k: v for k, v in values.items() if v is not None})
 
 
+def _run_subcommand(name: str, argv: list[str], prog: str) -> int:
+    """Import the subcommand's module only now, so serving imports nothing more, and run it."""
+    import importlib
+
+    module, function = _SUBCOMMANDS[name].split(":")
+    code: int = getattr(importlib.import_module(module), function)(argv, prog)
+    return code
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
-    parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
-    args = parser.parse_args(argv)
+    prog = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in _SUBCOMMANDS:
+        sys.exit(_run_subcommand(arguments[0], arguments[1:], prog))
+    parser = build_parser(prog)
+    args = parser.parse_args(arguments)
     app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()
     entry = os.path.abspath(args.entry_script) if args.entry_script else None
     from pathlib import Path
