@@ -16,7 +16,7 @@ from typing import Any
 from scoreserver.errors import EntryScriptError
 from scoreserver.rawhttp import is_rawhttp
 
-__all__ = ["EntryScript", "InputMode", "load_entry_script", "script_location"]
+__all__ = ["EntryScript", "InputMode", "failure_summary", "load_entry_script", "script_location"]
 
 REQUEST_HEADERS_PARAM = "request_headers"
 
@@ -199,3 +199,11 @@ def script_location(exc: BaseException, folders: list[Path]) -> str | None:
         if inside and "site-packages" not in path.parts:
             return f"{frame.filename}:{frame.lineno} (in {frame.name})"
     return None
+
+
+def failure_summary(exc: BaseException) -> str:
+    """What went wrong in one line: the user's exception if there is one, else the message."""
+    cause = exc.__cause__ if isinstance(exc, EntryScriptError) and exc.__cause__ else exc
+    if cause is exc and isinstance(exc, EntryScriptError):
+        return exc.message.splitlines()[0]
+    return traceback.format_exception_only(cause)[-1].strip()
