@@ -19,17 +19,20 @@ supervisor nor the workers import it, and it holds no copy of the listening sock
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from scoreserver.messages import WorkerFailed, WorkerReady
@@ -38,7 +41,7 @@ from scoreserver.settings import Settings
 if TYPE_CHECKING:
     from scoreserver.server import _Worker
 
-__all__ = ["ChangeWatcher", "Reloader", "reload_slots", "watched_paths"]
+__all__ = ["ChangeWatcher", "Reloader", "import_worker", "reload_slots", "watched_paths"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -47,6 +50,28 @@ GENERATIONS = 3
 
 KILL_MARGIN_S = 5.0
 """How long past the drain grace period a retired worker may take before it is killed."""
+
+
+def import_worker() -> ModuleType:
+    """scoreserver.worker, with the web stack it imports, but without watchfiles.
+
+    uvicorn imports watchfiles whenever it is installed (for a reload mode of its own that we
+    never use), and it would then cost every worker its memory as soon as `scoreserver[reload]`
+    is installed. uvicorn falls back to a watcher of its own when the import fails, so the
+    import is made to fail while uvicorn loads; should a later uvicorn need watchfiles after
+    all, it is imported the ordinary way.
+    """
+    if "watchfiles" in sys.modules:
+        return importlib.import_module("scoreserver.worker")
+    sys.modules["watchfiles"] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module("scoreserver.worker")
+    except ImportError:
+        sys.modules.pop("watchfiles", None)
+        return importlib.import_module("scoreserver.worker")
+    finally:
+        if "watchfiles" in sys.modules and sys.modules["watchfiles"] is None:
+            del sys.modules["watchfiles"]  # the script may import it as usual
 
 
 def reload_slots(settings: Settings) -> int:
@@ -66,6 +91,20 @@ def watched_paths(settings: Settings) -> list[Path]:
         if not any(path.is_relative_to(u) for u in unique):
             unique = [u for u in unique if not u.is_relative_to(path)] + [path]
     return unique
+
+
+@dataclass(frozen=True)
+class Watching:
+    """Sent by the watcher once its watches are in place: changes from now on are seen."""
+
+    paths: list[str]
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Sent by the watcher for each batch of changed files."""
+
+    paths: list[str]
 
 
 class _ParentGone:
@@ -92,9 +131,18 @@ def _watch(
         sock.close()
     import watchfiles  # only here: it costs memory, and only this process needs it
 
-    for changes in watchfiles.watch(*paths, stop_event=_ParentGone(parent), rust_timeout=500):
+    watching = False
+    # yield_on_timeout: the first (possibly empty) batch says that the watches are in place.
+    batches = watchfiles.watch(
+        *paths, stop_event=_ParentGone(parent), rust_timeout=200, yield_on_timeout=True
+    )
+    for changes in batches:
         try:
-            sender.send(sorted({path for _change, path in changes}))
+            if not watching:
+                watching = True
+                sender.send(Watching([str(p) for p in paths]))
+            if changes:
+                sender.send(Changed(sorted({path for _change, path in changes})))
         except OSError:
             return
 
@@ -105,6 +153,7 @@ class ChangeWatcher:
 
     process: ForkProcess
     changes: Connection
+    alive: bool = True
 
     @classmethod
     def start(cls, paths: list[Path], inherited: list[socket.socket]) -> ChangeWatcher:
@@ -118,7 +167,6 @@ class ChangeWatcher:
         )
         process.start()
         sender.close()
-        logger.info("Reloading on changes in: %s", ", ".join(str(p) for p in paths))
         return cls(process, receiver)
 
     def fileno(self) -> int:
@@ -130,9 +178,16 @@ class ChangeWatcher:
         changed: set[str] = set()
         while self.changes.poll():
             try:
-                changed.update(self.changes.recv())
+                message = self.changes.recv()
             except (EOFError, OSError):
+                # Nothing more will come: waiting on the pipe again would only spin.
+                self.alive = False
+                logger.error("The file watcher has stopped: changes are no longer reloaded.")
                 break
+            if isinstance(message, Watching):
+                logger.info("Reloading on changes in: %s", ", ".join(message.paths))
+            elif isinstance(message, Changed):
+                changed.update(message.paths)
         return sorted(changed)
 
     def stop(self) -> None:
@@ -180,7 +235,7 @@ class Reloader:
 
     def waitables(self) -> list[object]:
         """What the supervisor waits on for the reload: changes, the new workers, the drained."""
-        found: list[object] = [self.watcher]
+        found: list[object] = [self.watcher] if self.watcher.alive else []
         for worker in self.pending:
             found.append(worker.custodian)
             found.append(worker.process.sentinel)

@@ -28,7 +28,7 @@ from scoreserver.custody import (
     orphan_response,
 )
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
-from scoreserver.reload import Reloader, reload_slots
+from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
@@ -418,10 +418,10 @@ def _preload(settings: Settings) -> EntryScript:
     """WORKER_PRELOAD: import the script and run init() once here; workers inherit the result."""
     # Imported only when asked: the supervisor otherwise never needs the worker's modules.
     from scoreserver.logs import install_print_capture
-    from scoreserver.worker import load_script
 
     install_print_capture()
-    return load_script(settings)
+    script: EntryScript = import_worker().load_script(settings)
+    return script
 
 
 def _raise_descriptor_limit() -> None:
@@ -462,6 +462,4 @@ def _worker_entry(
             os.close(held)
     # Imported only here, after the fork: the supervisor itself never needs the web stack, and
     # leaving it out keeps the supervisor small.
-    from scoreserver.worker import run_worker
-
-    run_worker(settings, sockets, link, preloaded)
+    import_worker().run_worker(settings, sockets, link, preloaded)

@@ -1,0 +1,174 @@
+"""--reload: edits to score.py reach the running server without a stop, and no request fails."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.cli_support import wait_until
+from tests.integration.server import RunningServer, serving
+
+SCRIPT = """
+import os
+import sys
+
+
+def init():
+    {init}
+
+
+def run(data):
+    return {{"version": {version}, "pid": os.getpid(), "watchfiles": "watchfiles" in sys.modules}}
+"""
+
+LOAD_LIMIT_S = 90.0
+
+
+def _write(path: Path, version: int, init: str = "pass") -> None:
+    """Replace the script in one step, as an editor saving it does."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(SCRIPT.format(version=version, init=init))
+    os.replace(partial, path)
+
+
+@dataclass
+class _Load:
+    """Clients sending requests until told to stop, each answer or failure counted."""
+
+    answers: list[dict[str, object]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, url: str, keep_alive: bool) -> None:
+        """POST /score in a loop, on one connection or a new one each time."""
+        deadline = time.monotonic() + LOAD_LIMIT_S
+        with httpx.Client(timeout=30) as shared:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                try:
+                    if keep_alive:
+                        response = shared.post(url, content=b"x")
+                    else:
+                        response = httpx.post(url, content=b"x", timeout=30)
+                    outcome = response.json() if response.status_code == 200 else None
+                    problem = None if outcome else f"{response.status_code} {response.text}"
+                except httpx.HTTPError as exc:
+                    outcome, problem = None, f"{type(exc).__name__}: {exc}"
+                with self.lock:
+                    if outcome is not None:
+                        self.answers.append(outcome)
+                    else:
+                        self.failures.append(str(problem))
+
+    def latest(self) -> dict[str, object] | None:
+        """The last answer received."""
+        with self.lock:
+            return self.answers[-1] if self.answers else None
+
+    def count(self) -> int:
+        """How many answers have arrived."""
+        with self.lock:
+            return len(self.answers)
+
+
+@contextmanager
+def _load(server: RunningServer) -> Iterator[_Load]:
+    load = _Load()
+    url = server.url + "/score"
+    threads = [
+        threading.Thread(target=load.send, args=(url, keep_alive))
+        for keep_alive in (False, False, True)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield load
+    finally:
+        load.stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def _answers_version(load: _Load, version: int) -> bool:
+    latest = load.latest()
+    return latest is not None and latest["version"] == version
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int) -> None:
+    script = tmp_path / "score.py"
+    _write(script, version=1)
+    args = ["--entry_script", str(script), "--reload", "--worker_count", str(workers)]
+    with serving(args, cwd=tmp_path) as server, _load(server) as load:
+        server.wait_for_output("Reloading on changes in")
+        wait_until(lambda: load.count() >= 20, timeout=30)
+        first_pids = {a["pid"] for a in load.answers}
+
+        _write(script, version=2)
+        wait_until(lambda: _answers_version(load, 2), timeout=30)
+        server.wait_for_output("Reloaded:")
+        served = load.count()
+        wait_until(lambda: load.count() >= served + 20, timeout=30)
+        assert all(a["version"] == 2 for a in load.answers[-10:])
+
+        # A version whose init() fails is never switched to: the working one goes on.
+        _write(script, version=3, init="raise ValueError('bad model file')")
+        output = server.wait_for_output("Reload failed", timeout=30)
+        served = load.count()
+        wait_until(lambda: load.count() >= served + 20, timeout=30)
+        load.stop.set()
+    versions = [a["version"] for a in load.answers]
+    assert load.failures == []
+    assert 3 not in versions
+    assert versions[-1] == 2
+    # Workers of the new version are new processes; none of them loaded the file watcher.
+    assert {a["pid"] for a in load.answers if a["version"] == 2}.isdisjoint(first_pids)
+    assert not any(a["watchfiles"] for a in load.answers)
+    assert (
+        "Reload failed, still serving the previous version: ValueError: bad model file "
+        f"at {script}:7 (in init)"
+    ) in output
+
+
+def test_a_script_that_no_longer_imports_keeps_the_old_version(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    _write(script, version=1)
+    with serving(["--entry_script", str(script), "--reload"], cwd=tmp_path) as server:
+        server.wait_for_output("Reloading on changes in")
+        broken = tmp_path / "score.tmp"
+        broken.write_text("def init():\n    pass\n\ndef run(data)\n    return 1\n")
+        os.replace(broken, script)
+        output = server.wait_for_output("Reload failed", timeout=30)
+        assert f"SyntaxError: expected ':' at {script}:4" in output
+        assert httpx.post(server.url + "/score", content=b"x").json()["version"] == 1
+        # Fixing it is picked up as usual.
+        _write(script, version=4)
+        wait_until(
+            lambda: httpx.post(server.url + "/score", content=b"x").json()["version"] == 4,
+            timeout=30,
+        )
+
+
+def test_the_model_directory_is_watched_only_when_asked(tmp_path: Path) -> None:
+    app, models = tmp_path / "app", tmp_path / "models"
+    app.mkdir()
+    models.mkdir()
+    script = app / "score.py"
+    _write(script, version=1)
+    args = ["--entry_script", str(script), "--reload", "--model_dir", str(models)]
+    with serving([*args, "--reload_model_dir"], cwd=app) as server:
+        output = server.wait_for_output("Reloading on changes in")
+        (models / "model.bin").write_bytes(b"new weights")
+        server.wait_for_output("Detected changes in " + str(models / "model.bin"), timeout=30)
+    assert f"Reloading on changes in: {app}, {models}" in output
+    with serving(args, cwd=app) as server:
+        output = server.wait_for_output("Reloading on changes in")
+    assert f"Reloading on changes in: {app}\n" in output
