@@ -172,3 +172,27 @@ def test_the_model_directory_is_watched_only_when_asked(tmp_path: Path) -> None:
     with serving(args, cwd=app) as server:
         output = server.wait_for_output("Reloading on changes in")
     assert f"Reloading on changes in: {app}\n" in output
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def test_a_stop_in_the_middle_of_a_reload_ends_every_process(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    _write(script, version=1)
+    with serving(["--entry_script", str(script), "--reload"], cwd=tmp_path) as server:
+        server.wait_for_output("Reloading on changes in")
+        _write(script, version=2, init="__import__('time').sleep(60)")
+        server.wait_for_output("Invoking user's init function\n", timeout=30)
+        wait_until(lambda: server.output().count("Invoking user's init function") == 2)
+        # The serving worker, the watcher and the new worker still in its init().
+        processes = _children(server.process.pid)
+        assert len(processes) == 3
+        started = time.monotonic()
+        code = server.stop()
+        took = time.monotonic() - started
+    assert code == 0
+    assert took < 10
+    assert [pid for pid in processes if Path(f"/proc/{pid}").exists()] == []
