@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests.conftest import REPOSITORY
 from tests.integration.cli_support import SCRIPTS, bin_command, copy_script, run_cli
 
 SCHEMA = SCRIPTS / "swagger_std.py"
@@ -136,3 +138,22 @@ def test_the_scoreserver_command_runs_check_with_the_model_dir(tmp_path: Path) -
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"AZUREML_MODEL_DIR": "models/v1"' in result.stdout
+
+
+def test_the_readme_request_file_passes_on_the_sklearn_example(tmp_path: Path) -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    section = readme[readme.index("A request file holds") :]
+    start = section.index("```json\n") + len("```json\n")
+    example = section[start : section.index("\n```", start)]
+    requests = tmp_path / "requests.json"
+    requests.write_text(example)
+    model_dir = tmp_path / "model"
+    train = REPOSITORY / "examples" / "sklearn" / "train.py"
+    subprocess.run([sys.executable, str(train), str(model_dir)], check=True, capture_output=True)
+    script = REPOSITORY / "examples" / "sklearn" / "score.py"
+    result = _check(
+        "--entry_script", str(script), "--model_dir", str(model_dir), "--request", str(requests),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed, 0 failed" in result.stdout
