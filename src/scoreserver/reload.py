@@ -119,16 +119,20 @@ class _ParentGone:
 
 
 def _watch(
-    paths: list[Path], sender: Connection, parent: int, inherited: list[socket.socket]
+    paths: list[Path], sender: Connection, parent: int, inherited: list[socket.socket | int]
 ) -> None:
     """The watcher process: report each batch of changed files to the supervisor."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Ctrl-C reaches the whole process group: the supervisor stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    for sock in inherited:
-        # A copy of a listening socket here would keep the port accepting after a stop.
-        sock.close()
+    for held in inherited:
+        # A copy of a listening socket here would keep the port accepting after a stop, and
+        # copies of connections would keep their sockets alive.
+        if isinstance(held, socket.socket):
+            held.close()
+        else:
+            os.close(held)
     import watchfiles  # only here: it costs memory, and only this process needs it
 
     watching = False
@@ -156,7 +160,7 @@ class ChangeWatcher:
     alive: bool = True
 
     @classmethod
-    def start(cls, paths: list[Path], inherited: list[socket.socket]) -> ChangeWatcher:
+    def start(cls, paths: list[Path], inherited: list[socket.socket | int]) -> ChangeWatcher:
         """Fork the watcher, which closes the supervisor's sockets it inherits."""
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
@@ -220,7 +224,10 @@ class Reloader:
 
     @classmethod
     def start(
-        cls, settings: Settings, spawn: Callable[[int], _Worker], inherited: list[socket.socket]
+        cls,
+        settings: Settings,
+        spawn: Callable[[int], _Worker],
+        inherited: list[socket.socket | int],
     ) -> Reloader:
         """Start watching the application's files."""
         watcher = ChangeWatcher.start(watched_paths(settings), inherited)

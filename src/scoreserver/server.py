@@ -133,7 +133,8 @@ class Supervisor:
                 return failure
             if self.settings.reload:
                 spawn = partial(self._spawn, sockets, wake)
-                self.reloader = Reloader.start(self.settings, spawn, [*sockets, *wake])
+                held = [h for w in self.workers for h in w.custodian.held()]
+                self.reloader = Reloader.start(self.settings, spawn, [*sockets, *wake, *held])
             self._supervise(sockets, wake)
             return 0
         finally:

@@ -97,6 +97,22 @@ def _load(server: RunningServer) -> Iterator[_Load]:
             thread.join(timeout=60)
 
 
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def _holds_listener(pid: int, port: int) -> bool:
+    """Whether the process has the socket listening on the port among its descriptors."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            listening.add(f"socket:[{fields[9]}]")
+    fds = Path(f"/proc/{pid}/fd")
+    return any(os.readlink(fd) in listening for fd in fds.iterdir())
+
+
 def _answers_version(load: _Load, version: int) -> bool:
     latest = load.latest()
     return latest is not None and latest["version"] == version
@@ -109,6 +125,11 @@ def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int)
     args = ["--entry_script", str(script), "--reload", "--worker_count", str(workers)]
     with serving(args, cwd=tmp_path) as server, _load(server) as load:
         server.wait_for_output("Reloading on changes in")
+        # The workers and the watcher; the watcher holds no copy of the listening socket (it
+        # would keep the port accepting after a stop).
+        children = _children(server.process.pid)
+        assert len(children) == workers + 1
+        assert len([c for c in children if _holds_listener(c, server.port)]) == workers
         wait_until(lambda: load.count() >= 20, timeout=30)
         first_pids = {a["pid"] for a in load.answers}
 
@@ -172,11 +193,6 @@ def test_the_model_directory_is_watched_only_when_asked(tmp_path: Path) -> None:
     with serving(args, cwd=app) as server:
         output = server.wait_for_output("Reloading on changes in")
     assert f"Reloading on changes in: {app}\n" in output
-
-
-def _children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
 def test_a_stop_in_the_middle_of_a_reload_ends_every_process(tmp_path: Path) -> None:
