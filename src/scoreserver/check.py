@@ -22,6 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+from inference_schema import schema_util
+
+from scoreserver.app import create_app
 from scoreserver.check_requests import (
     NOTHING,
     CheckRequest,
@@ -29,13 +33,19 @@ from scoreserver.check_requests import (
     sample_request,
     type_mismatch,
 )
+from scoreserver.cli import export_script_environment
 from scoreserver.entry_script import EntryScript, InputMode, script_location
 from scoreserver.errors import (
     ConfigurationError,
     EntryScriptError,
     ExpectationFailedError,
 )
-from scoreserver.settings import Settings
+from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
+from scoreserver.openapi import SwaggerDocuments
+from scoreserver.scoring import Scorer
+from scoreserver.settings import Settings, load_settings
+from scoreserver.types import ASGIApp
+from scoreserver.worker import import_paths, load_script
 
 __all__ = ["CaseResult", "build_parser", "main", "run_checks", "write_junit"]
 
@@ -77,9 +87,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], prog: str) -> int:
     """Run the checks and print the report; return the exit code for cli.py."""
-    from scoreserver.cli import export_script_environment
-    from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
-    from scoreserver.settings import load_settings
 
     args = build_parser(prog).parse_args(list(argv))
     app_root = Path(os.environ.get("AML_APP_ROOT") or os.getcwd())
@@ -125,8 +132,6 @@ def exit_code(results: list[CaseResult]) -> int:
 
 async def run_checks(settings: Settings, request_files: list[Path]) -> list[CaseResult]:
     """Load the script as a worker does, then send every request through the server's app."""
-    from scoreserver.openapi import SwaggerDocuments
-    from scoreserver.worker import import_paths, load_script
 
     assert settings.entry_script is not None
     folders = [Path(p) for p in import_paths(settings)]
@@ -166,17 +171,16 @@ async def run_checks(settings: Settings, request_files: list[Path]) -> list[Case
 
 def _schemas(script: EntryScript) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """run()'s input and output schemas from inference-schema, when it is decorated."""
-    from inference_schema import schema_util
 
     if not schema_util.is_schema_decorated(script.run):
         return None
     return schema_util.get_input_schema(script.run), schema_util.get_output_schema(script.run)
 
 
-def _app(settings: Settings, script: EntryScript, swagger: Any) -> tuple[Any, Any]:
+def _app(
+    settings: Settings, script: EntryScript, swagger: SwaggerDocuments
+) -> tuple[ASGIApp, Scorer]:
     """The worker's application for this script, without telemetry or connection custody."""
-    from scoreserver.app import create_app
-    from scoreserver.scoring import Scorer
 
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
     return create_app(settings, script, swagger, scorer), scorer
@@ -209,10 +213,9 @@ def _recording(script: EntryScript, raised: list[BaseException]) -> Callable[...
 
 
 async def _run_case(
-    app: Any, request: CheckRequest, raised: list[BaseException], folders: list[Path]
+    app: ASGIApp, request: CheckRequest, raised: list[BaseException], folders: list[Path]
 ) -> CaseResult:
     """Send one request through the app and compare its answer with the expectations."""
-    import httpx
 
     name = f"{request.name}: {request.method} {request.path}"
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))

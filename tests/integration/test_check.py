@@ -21,6 +21,11 @@ def _check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def _report(result: subprocess.CompletedProcess[str]) -> str:
+    """The printed report, after the script's log lines."""
+    return result.stdout[result.stdout.index("scoreserver check:") :]
+
+
 def _requests(path: Path, entries: object) -> Path:
     path.write_text(json.dumps(entries))
     return path
@@ -29,7 +34,7 @@ def _requests(path: Path, entries: object) -> Path:
 def test_the_schema_sample_passes_and_the_report_says_what_ran(tmp_path: Path) -> None:
     result = _check("--entry_script", str(SCHEMA), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    report = result.stdout[result.stdout.index("scoreserver check:") :]
+    report = _report(result)
     assert "ok    load swagger_std.py and run init()" in report
     assert "ok    swagger (versions 2, 3, 3.1)" in report
     assert "ok    schema sample: POST /score" in report
@@ -51,7 +56,7 @@ def test_request_files_pass_and_fail_with_the_scripts_line(tmp_path: Path) -> No
     )
     result = _check("--entry_script", str(DOUBLER), "--request", str(requests), cwd=tmp_path)
     assert result.returncode == 4, result.stdout + result.stderr
-    report = result.stdout[result.stdout.index("scoreserver check:") :]
+    report = _report(result)
     assert "ok    doubles: POST /score" in report
     assert 'expected body {"doubled": 5}, got {"doubled": 4}' in report
     assert "FAIL  no x: POST /score" in report
