@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from scoreserver._version import server_version_header
 from scoreserver.cors import CorsPolicy
 from scoreserver.custody import ConnectionReporter
@@ -16,6 +18,8 @@ from scoreserver.telemetry import AppInsights
 from scoreserver.types import ASGIApp
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("azmlinfsrv")
 
 
 def create_app(
@@ -45,4 +49,21 @@ def create_app(
         bearer_key=settings.auth_key.encode() if settings.auth_key else None,
         cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
     )
-    return build_router(handlers, policy)
+    return build_router(handlers, policy, _swagger_ui_routes(settings, swagger, policy))
+
+
+def _swagger_ui_routes(
+    settings: Settings, swagger: SwaggerDocuments, policy: RoutePolicy
+) -> dict[str, ASGIApp]:
+    """The Swagger UI page and its assets, unless turned off or the bundle is missing."""
+    if not settings.swagger_ui:
+        return {}
+    from scoreserver.swagger_ui import SwaggerUI, bundled_assets
+
+    assets = bundled_assets()
+    if assets is None:
+        logger.warning(
+            "The Swagger UI at /swagger is off: the swagger-ui-bundle package is missing."
+        )
+        return {}
+    return SwaggerUI(swagger, assets, settings.service_name).routes(policy)

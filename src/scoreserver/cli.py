@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -25,6 +26,11 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger("azmlinfsrv")
 
 USAGE_EXIT = 1
+
+_SUBCOMMANDS: dict[str, str] = {
+    "check": "scoreserver.check:main",
+}
+"""Subcommands by name, as "module:function(argv, prog) -> exit code", imported when used."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +119,19 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         help="How many requests one worker scores at once. Default is 1; raise it only for a "
         "thread-safe run() (an async def run() is awaited on the event loop either way).",
     )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        default=None,
+        help="Watch the app root; on a change, move traffic to workers on the new code (for "
+        "local work; the port stays open, a version that fails to start is not switched to).",
+    )
+    parser.add_argument(
+        "--reload_model_dir",
+        action="store_true",
+        default=None,
+        help="With --reload, also watch the model directory.",
+    )
     parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
     return parser
 
@@ -130,6 +149,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "host": args.host,
         "concurrency": args.concurrency,
         "debug_port": args.debug_port,
+        "reload": args.reload,
+        "reload_model_dir": args.reload_model_dir,
     }
     if args.appinsights_instrumentation_key is not None:
         flags["appinsights_key"] = args.appinsights_instrumentation_key
@@ -163,10 +184,21 @@ def export_script_environment(settings: Settings) -> None:
     os.environ.update({k: v for k, v in values.items() if v is not None})
 
 
+def _run_subcommand(name: str, argv: list[str], prog: str) -> int:
+    """Import the subcommand's module only now, so serving imports nothing more, and run it."""
+    module, function = _SUBCOMMANDS[name].split(":")
+    code: int = getattr(importlib.import_module(module), function)(argv, prog)
+    return code
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
-    parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
-    args = parser.parse_args(argv)
+    prog = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in _SUBCOMMANDS:
+        sys.exit(_run_subcommand(arguments[0], arguments[1:], prog))
+    parser = build_parser(prog)
+    args = parser.parse_args(arguments)
     app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()
     entry = os.path.abspath(args.entry_script) if args.entry_script else None
     from pathlib import Path
@@ -195,6 +227,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
         notes.append("The environment variable 'AZUREML_MODEL_DIR' has not been set.")
         notes.append("Use the --model_dir command line argument to set it.")
     settings = _checked_appinsights(settings, notes)
+    if settings.reload and importlib.util.find_spec("watchfiles") is None:
+        logger.error("--reload needs watchfiles: pip install 'scoreserver[reload]'.")
+        sys.exit(ConfigurationError.exit_code)
+    if settings.reload and settings.worker_preload:
+        logger.warning("WORKER_PRELOAD is ignored with --reload: each worker loads the new code.")
+        settings = settings.model_copy(update={"worker_preload": False})
     export_script_environment(settings)
     sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
     sys.stdout.flush()

@@ -16,7 +16,7 @@ from typing import Any
 from scoreserver.errors import EntryScriptError
 from scoreserver.rawhttp import is_rawhttp
 
-__all__ = ["EntryScript", "InputMode", "load_entry_script"]
+__all__ = ["EntryScript", "InputMode", "failure_summary", "load_entry_script", "script_location"]
 
 REQUEST_HEADERS_PARAM = "request_headers"
 
@@ -180,3 +180,30 @@ def describe_run(
         wants_headers=len(inputs) != len(params),
         is_async=inspect.iscoroutinefunction(inspect.unwrap(run)),
     )
+
+
+def script_location(exc: BaseException, folders: list[Path]) -> str | None:
+    """Where the user's code failed: "file:line (in function)" of the deepest frame in folders.
+
+    Frames of libraries the script called are skipped, so the line shown is the user's; a
+    SyntaxError points at the line that does not parse.
+    """
+    error = exc.__cause__ if isinstance(exc, EntryScriptError) and exc.__cause__ else exc
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        return f"{error.filename}:{error.lineno}"
+    roots = [f.resolve() for f in folders]
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        path = Path(frame.filename).resolve()
+        inside = any(path.is_relative_to(root) for root in roots)
+        if inside and "site-packages" not in path.parts:
+            return f"{frame.filename}:{frame.lineno} (in {frame.name})"
+    return None
+
+
+def failure_summary(exc: BaseException) -> str:
+    """What went wrong in one line: the user's exception if there is one, else the message."""
+    cause = exc.__cause__ if isinstance(exc, EntryScriptError) and exc.__cause__ else exc
+    if cause is exc and isinstance(exc, EntryScriptError):
+        return exc.message.splitlines()[0]
+    return traceback.format_exception_only(type(cause), cause)[-1].strip()

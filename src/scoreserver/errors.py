@@ -2,6 +2,7 @@
 
     ScoreServerError                      500 / exit 1
     ├── ConfigurationError                bad flags, environment or config file      exit 2
+    ├── ExpectationFailedError            `scoreserver check`: an answer was wrong   exit 4
     ├── StartupError                                                                 exit 1
     │   ├── PortInUseError                the port is taken by another process
     │   └── EntryScriptError              score.py missing, fails to import, bad
@@ -32,6 +33,7 @@ __all__ = [
     "ClientError",
     "ConfigurationError",
     "EntryScriptError",
+    "ExpectationFailedError",
     "HeaderTooLargeError",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -68,6 +70,12 @@ class ConfigurationError(ScoreServerError):
     """The flags, environment or config file cannot make a valid configuration."""
 
     exit_code = 2
+
+
+class ExpectationFailedError(ScoreServerError):
+    """`scoreserver check`: the script loaded, but an answer was not what was expected."""
+
+    exit_code = 4
 
 
 class StartupError(ScoreServerError):

@@ -32,6 +32,21 @@ _PARSER_METHODS = frozenset(
 )
 _REQUEST_LINE_METHOD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ")
 
+DRAIN_IDLE_S = 0.5
+"""How long a draining worker keeps an idle connection open for a request already on its way."""
+
+
+_CLOSE_LINE = b"connection: close\r\n"
+
+
+def _closing(head: bytes | bytearray | memoryview) -> bytes:
+    """A head that says Connection: close, as uvicorn before 0.40 (Python 3.9) leaves out when it
+    ends a connection itself (a draining worker): the client learns it from the head."""
+    head = bytes(head)
+    if _CLOSE_LINE in head.lower():
+        return head
+    return head[:-2] + _CLOSE_LINE + b"\r\n"
+
 
 class _ResponseWriter(asyncio.Transport):
     """A request cycle's view of the connection: the head waits for the body to go out with it."""
@@ -62,7 +77,7 @@ class _ResponseWriter(asyncio.Transport):
             # head waits for nothing; were the body late, the head would wait for it, and the
             # bytes on the wire would still be the same.
             self._cycle = None
-            self._held = bytes(data)
+            self._held = bytes(data) if cycle.keep_alive else _closing(data)
             return
         self._transport.write(data)
 
@@ -90,6 +105,8 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
     _writer: _ResponseWriter | None = None
     _peer_done = False
     """The client has shut down its side: it sends nothing more, but waits for its answer."""
+    _draining = False
+    """The worker is stopping: the next request is the connection's last."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set up the connection, and the writer its request cycles share."""
@@ -101,6 +118,8 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         previous = self.cycle
         super().on_headers_complete()
         cycle = self.cycle
+        if self._draining and cycle is not None:
+            cycle.keep_alive = False
         if cycle is previous or self._writer is None:
             return  # no new cycle (an upgrade) or no connection
         if previous is None or previous.response_complete:
@@ -113,6 +132,28 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self._peer_done and not self.pipeline and not self.transport.is_closing():
             self.transport.close()  # the last answer a half-closed client waits for is out
+
+    def shutdown(self) -> None:
+        """The worker is stopping: end the connection after its request, without dropping one.
+
+        uvicorn closes an idle connection at once. But a request may be on its way: the next
+        one of a keep-alive client, or the first one of a connection accepted an instant ago
+        whose bytes are not read yet, and closing would drop it while the port stays open (a
+        reload, other workers). So an idle connection gets a moment for such a request, which
+        is answered with Connection: close; receiving anything ends the wait, as it ends the
+        keep-alive timeout whose timer this reuses.
+        """
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+            return
+        if self.transport.is_closing():
+            return
+        self._draining = True
+        self._unset_keepalive_if_required()
+        self.timeout_keep_alive_task = self.loop.call_later(
+            DRAIN_IDLE_S, self.timeout_keep_alive_handler
+        )
 
     def eof_received(self) -> bool:  # type: ignore[override]
         """A client that half-closes after a whole request still gets its answer, then the end."""

@@ -49,6 +49,8 @@ class Availability:
         self.slot = slot
         self.limit = limit
         self.open = 0
+        self.stopping = False
+        """The worker no longer accepts: it says it is full whatever it still finishes."""
         self._fresh: dict[object, float] = {}
         """Connections accepted whose first request has not arrived yet, by peer address."""
 
@@ -86,7 +88,9 @@ class Availability:
         return any(not flag for i, flag in enumerate(self.flags) if i != self.slot)
 
     def _publish(self) -> None:
-        self.flags[self.slot] = self.full
+        # A stopping worker (a reload drains it while others serve) must not read as having
+        # room when its last requests finish, or busy workers would wait for it in vain.
+        self.flags[self.slot] = self.stopping or self.full
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -133,6 +137,7 @@ class PoliteServer(AnnouncingServer):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting first, then let uvicorn drain the connections it has."""
+        self._availability.stopping = True
         self._availability.flags[self._availability.slot] = True
         for task in self._accepting:
             task.cancel()

@@ -23,6 +23,10 @@ class WorkerFailed:
 
     pid: int
     message: str
+    location: str | None = None
+    """Where in the user's code it failed: "file:line (in function)"."""
+    summary: str | None = None
+    """The user's exception in one line ("ValueError: bad value"), if there was one."""
 
 
 @dataclass(frozen=True)

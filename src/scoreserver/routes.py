@@ -207,9 +207,12 @@ async def _ignored() -> None:
     """Lifespan and websocket scopes: nothing to do."""
 
 
-def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:
-    """The route table: liveness, score and swagger, anything else a JSON 404."""
-    return PathDispatch(
+def build_router(
+    handlers: ScoreHandlers, policy: RoutePolicy, extra: dict[str, ASGIApp] | None = None
+) -> PathDispatch:
+    """The route table: liveness, score, swagger and any extra routes, anything else a JSON 404."""
+    routes: dict[str, ASGIApp] = dict(extra or {})
+    routes.update(
         {
             "/": Endpoint(
                 liveness, frozenset({"GET", "HEAD"}), policy, access_log=False, protected=False
@@ -223,3 +226,4 @@ def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:
             "/swagger.json": Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
         }
     )
+    return PathDispatch(routes)

@@ -14,6 +14,7 @@ import socket
 import time
 from ctypes import c_byte, c_double
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
 from types import FrameType
@@ -27,6 +28,7 @@ from scoreserver.custody import (
     orphan_response,
 )
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
+from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,6 +94,8 @@ class Supervisor:
     preloaded: EntryScript | None = None
     """The script loaded once here for WORKER_PRELOAD, which every worker inherits."""
     workers: list[_Worker] = field(default_factory=list)
+    reloader: Reloader | None = None
+    """With --reload: moves traffic to workers on the new code when files change."""
     _stopping: bool = False
     _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
@@ -117,8 +121,9 @@ class Supervisor:
     def _serve(self, wake: tuple[socket.socket, socket.socket]) -> int:
         _raise_descriptor_limit()
         sockets = self._bind()
+        # Every slot starts "not serving"; with --reload, generations take turns at the slots.
         self._availability = multiprocessing.get_context("fork").RawArray(
-            c_byte, self.settings.worker_count
+            c_byte, [1] * reload_slots(self.settings)
         )
         try:
             for slot in range(self.settings.worker_count):
@@ -126,6 +131,10 @@ class Supervisor:
             failure = self._await_startup(wake[0])
             if failure is not None:
                 return failure
+            if self.settings.reload:
+                spawn = partial(self._spawn, sockets, wake)
+                held = [h for w in self.workers for h in w.custodian.held()]
+                self.reloader = Reloader.start(self.settings, spawn, [*sockets, *wake, *held])
             self._supervise(sockets, wake)
             return 0
         finally:
@@ -173,6 +182,8 @@ class Supervisor:
         foreign: list[socket.socket | int] = [*wake, supervisor_end]
         for other in self.workers:
             foreign += other.custodian.held()
+        if self.reloader is not None:
+            foreign += self.reloader.held()
         process = context.Process(
             target=_worker_entry,
             args=(self.settings, sockets, link, self.preloaded, foreign),
@@ -268,6 +279,8 @@ class Supervisor:
             waitables += [w.process.sentinel for w in self.workers]
             waitables += [w.status for w in self.workers if w.status is not None]
             waitables += [w.custodian for w in self.workers]
+            if self.reloader is not None:
+                waitables += self.reloader.waitables()
             received = False
             for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
                 if ready is wake_read:
@@ -276,6 +289,8 @@ class Supervisor:
                 if isinstance(ready, Custodian):
                     ready.receive()
                     received = True
+                    continue
+                if self.reloader is not None and self.reloader.handle(ready, self.workers):
                     continue
                 worker = self._owner(ready)
                 if worker is None or self._stopping:
@@ -288,6 +303,8 @@ class Supervisor:
                 self._replace(worker, sockets, wake)
 
             self._kill_stuck()
+            if self.reloader is not None:
+                self.reloader.tick()
             self._sweep_copies()
             if received and not self._stopping:
                 # Under connection churn copies come one connection at a time, and waking for
@@ -378,6 +395,8 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         """Ask every worker to drain and exit; kill those that outlast the grace period."""
+        if self.reloader is not None:
+            self.workers += self.reloader.close()
         # Draining workers answer what they have themselves: the copies guard nothing any
         # more, and letting go of them now frees their descriptors at once.
         for worker in self.workers:
@@ -400,10 +419,10 @@ def _preload(settings: Settings) -> EntryScript:
     """WORKER_PRELOAD: import the script and run init() once here; workers inherit the result."""
     # Imported only when asked: the supervisor otherwise never needs the worker's modules.
     from scoreserver.logs import install_print_capture
-    from scoreserver.worker import load_script
 
     install_print_capture()
-    return load_script(settings)
+    script: EntryScript = import_worker().load_script(settings)
+    return script
 
 
 def _raise_descriptor_limit() -> None:
@@ -444,6 +463,4 @@ def _worker_entry(
             os.close(held)
     # Imported only here, after the fork: the supervisor itself never needs the web stack, and
     # leaving it out keeps the supervisor small.
-    from scoreserver.worker import run_worker
-
-    run_worker(settings, sockets, link, preloaded)
+    import_worker().run_worker(settings, sockets, link, preloaded)

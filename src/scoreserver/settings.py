@@ -133,6 +133,15 @@ class Settings(BaseModel):
     )
     """Record run()'s output in telemetry, not only its input."""
 
+    reload: bool = Field(False, alias="SCORESERVER_RELOAD")
+    """Watch the app root and move traffic to workers on the new code when files change."""
+
+    reload_model_dir: bool = Field(False, alias="SCORESERVER_RELOAD_MODEL_DIR")
+    """With reload, also watch the model directory."""
+
+    swagger_ui: bool = Field(True, alias="SCORESERVER_SWAGGER_UI")
+    """Serve the Swagger UI page at /swagger (false turns it off)."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

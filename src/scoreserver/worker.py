@@ -10,13 +10,20 @@ import sys
 import time
 from ctypes import c_double
 from functools import partial
+from pathlib import Path
 
 import uvicorn
 import uvloop
 
 from scoreserver.app import create_app
 from scoreserver.custody import ConnectionReporter
-from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
+from scoreserver.entry_script import (
+    EntryScript,
+    InputMode,
+    failure_summary,
+    load_entry_script,
+    script_location,
+)
 from scoreserver.errors import EntryScriptError
 from scoreserver.http_protocol import reporting_protocol
 from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
@@ -114,7 +121,9 @@ def run_worker(
         swagger = SwaggerDocuments(settings, script)
     except EntryScriptError as exc:
         logger.error("%s", exc.message)
-        link.status.send(WorkerFailed(pid=os.getpid(), message=exc.message))
+        location = script_location(exc, [Path(p) for p in import_paths(settings)])
+        failed = WorkerFailed(os.getpid(), exc.message, location, failure_summary(exc))
+        link.status.send(failed)
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)

@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
+from scoreserver.entry_script import (
+    EntryScript,
+    InputMode,
+    failure_summary,
+    load_entry_script,
+    script_location,
+)
 from scoreserver.errors import EntryScriptError
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+# What Python says of a missing colon: its wording changed in 3.10.
+MISSING_COLON = "expected ':'" if sys.version_info >= (3, 10) else "invalid syntax"
 
 
 pytestmark = pytest.mark.usefixtures("fresh_schema_registry")
@@ -157,3 +166,31 @@ def test_init_raising_system_exit_is_a_failed_init(tmp_path: Path) -> None:
     with pytest.raises(EntryScriptError) as caught:
         load_entry_script(path).call_init()
     assert "SystemExit" in caught.value.message
+
+
+def test_location_of_a_failing_init_is_the_scripts_line(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import json\n\ndef init():\n    json.loads('{')\n\ndef run(data):\n    pass\n"
+    )
+    with pytest.raises(EntryScriptError) as caught:
+        load_entry_script(script).call_init()
+    # json's own frames are below the script's; the user's line is what is shown.
+    assert script_location(caught.value, [tmp_path]) == f"{script}:4 (in init)"
+    assert failure_summary(caught.value).startswith("json.decoder.JSONDecodeError: Expecting")
+
+
+def test_location_of_a_syntax_error_is_the_line_that_does_not_parse(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    script.write_text("def init():\n    pass\n\ndef run(data)\n    pass\n")
+    with pytest.raises(EntryScriptError) as caught:
+        load_entry_script(script)
+    assert script_location(caught.value, [tmp_path]) == f"{script}:4"
+    assert failure_summary(caught.value) == f"SyntaxError: {MISSING_COLON}"
+
+
+def test_a_failure_outside_the_users_folders_has_no_location(tmp_path: Path) -> None:
+    with pytest.raises(EntryScriptError) as caught:
+        load_entry_script(tmp_path / "missing.py")
+    assert script_location(caught.value, [tmp_path]) is None
+    assert failure_summary(caught.value).startswith("No such file or directory")

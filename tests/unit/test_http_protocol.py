@@ -9,7 +9,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.http_protocol import DRAIN_IDLE_S, JsonErrorsHttpToolsProtocol
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
 
@@ -158,4 +158,45 @@ def test_a_request_the_parser_refuses_still_gets_json() -> None:
     transport = serve(hello, b"GET /score HTTP/1.1\r\nhost: x\r\ncontent-length: x\r\n\r\n")
     assert transport.writes[0].startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert transport.writes[0].endswith(b"}")
+    assert transport.closed
+
+
+def test_a_draining_idle_connection_answers_a_request_still_on_its_way() -> None:
+    async def main() -> FakeTransport:
+        protocol, transport = connect(hello)
+        protocol.shutdown()  # idle: no request yet
+        assert not transport.closed
+        protocol.data_received(POST)  # ...but one was on its way
+        await asyncio.sleep(0.05)
+        return transport
+
+    transport = asyncio.run(main())
+    response = b"".join(transport.writes)
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in response
+    assert transport.closed
+
+
+def test_a_draining_idle_connection_closes_when_nothing_comes() -> None:
+    async def main() -> tuple[bool, bool]:
+        protocol, transport = connect(hello)
+        protocol.shutdown()
+        await asyncio.sleep(DRAIN_IDLE_S / 2)
+        before = transport.closed
+        await asyncio.sleep(DRAIN_IDLE_S)
+        return before, transport.closed
+
+    assert asyncio.run(main()) == (False, True)
+
+
+def test_a_request_in_progress_at_shutdown_is_the_last_on_its_connection() -> None:
+    async def main() -> FakeTransport:
+        protocol, transport = connect(hello)
+        protocol.data_received(POST)
+        protocol.shutdown()
+        await asyncio.sleep(0.05)
+        return transport
+
+    transport = asyncio.run(main())
+    assert b"connection: close\r\n" in b"".join(transport.writes)
     assert transport.closed

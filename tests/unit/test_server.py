@@ -15,5 +15,5 @@ def test_the_supervisor_loads_no_web_stack_and_no_event_loop() -> None:
         "print(json.dumps(sorted(sys.modules)))"
     )
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))
-    heavy = {"asyncio", "uvicorn", "uvloop", "starlette", "werkzeug", "httptools"}
+    heavy = {"asyncio", "uvicorn", "uvloop", "starlette", "werkzeug", "httptools", "watchfiles"}
     assert heavy & loaded == set()

@@ -352,3 +352,13 @@ def test_config_file_that_is_not_json_is_a_configuration_error(tmp_path: Path) -
 def test_config_file_that_is_not_an_object_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         read_config_file(_config(tmp_path / "c.json", [1, 2]))
+
+
+def test_developer_loop_settings_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings.from_sources()
+    assert (defaults.reload, defaults.reload_model_dir, defaults.swagger_ui) == (False, False, True)
+    monkeypatch.setenv("SCORESERVER_RELOAD", "true")
+    monkeypatch.setenv("SCORESERVER_RELOAD_MODEL_DIR", "1")
+    monkeypatch.setenv("SCORESERVER_SWAGGER_UI", "false")
+    settings = Settings.from_sources()
+    assert (settings.reload, settings.reload_model_dir, settings.swagger_ui) == (True, True, False)
