@@ -113,8 +113,25 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         help="How many requests one worker scores at once. Default is 1; raise it only for a "
         "thread-safe run() (an async def run() is awaited on the event loop either way).",
     )
-    parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="Show which server this is, and exit."
+    )
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """--version: the implementation and how it sits beside the reference, looked up only now."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from scoreserver.coexistence import arrangement, implementation, installed_reference
+
+        parser.exit(
+            0,
+            f"scoreserver {__version__}\n{implementation()}\n{arrangement(installed_reference())}\n",
+        )
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -163,6 +180,15 @@ def export_script_environment(settings: Settings) -> None:
     os.environ.update({k: v for k, v in values.items() if v is not None})
 
 
+def _log_arrangement() -> None:
+    """One line at start when the reference is installed too, saying which command runs which."""
+    from scoreserver.coexistence import arrangement, installed_reference
+
+    reference = installed_reference()
+    if reference is not None:
+        logger.info("%s", arrangement(reference))
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
     parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
@@ -204,6 +230,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
     export_script_environment(settings)
     sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
     sys.stdout.flush()
+    _log_arrangement()
     try:
         code = Supervisor(settings).run()
     except ScoreServerError as exc:

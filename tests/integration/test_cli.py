@@ -228,7 +228,6 @@ def test_valid_appinsights_key_enables_telemetry_without_printing_the_key(
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(bin_command("azmlinfsrv"), id="azmlinfsrv"),
         pytest.param(bin_command("scoreserver"), id="scoreserver"),
         pytest.param([sys.executable, "-m", "scoreserver"], id="python-m-scoreserver"),
         pytest.param(
