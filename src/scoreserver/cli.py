@@ -128,10 +128,9 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
         from scoreserver.coexistence import arrangement, implementation, installed_reference
 
-        parser.exit(
-            0,
-            f"scoreserver {__version__}\n{implementation()}\n{arrangement(installed_reference())}\n",
-        )
+        lines = [f"scoreserver {__version__}", implementation(), arrangement(installed_reference())]
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        parser.exit(0)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
