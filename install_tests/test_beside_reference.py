@@ -23,10 +23,12 @@ BESIDE = f"{REFERENCE} 1.5.1 is installed here too: `azmlinfsrv` runs it and `sc
 REFERENCE_CLASSES = {
     "response_module": "azureml_inference_server_http.api.aml_response",
     "request_module": "azureml_inference_server_http.api.aml_request",
+    "contrib_is_the_same_class": True,
 }
 OUR_CLASSES = {
     "response_module": "scoreserver.aml_response",
     "request_module": "scoreserver.aml_request",
+    "contrib_is_the_same_class": True,
 }
 
 
@@ -42,7 +44,7 @@ def _score(env: Environment, command: list[str], cwd: Path) -> tuple[httpx.Respo
     return response, output
 
 
-def _assert_legacy_script_served(response: httpx.Response, classes: dict[str, str]) -> None:
+def _assert_legacy_script_served(response: httpx.Response, classes: dict[str, object]) -> None:
     assert response.status_code == 201, response.text
     assert response.headers["x-legacy"] == "yes"
     assert response.json() == {"method": "POST", "data": "hello", **classes}
@@ -52,7 +54,7 @@ def _assert_files_intact(env: Environment) -> None:
     assert env.file_problems("scoreserver", REFERENCE) == {"problems": [], "shared": []}
 
 
-def _assert_scoreserver_serves(env: Environment, cwd: Path, classes: dict[str, str]) -> str:
+def _assert_scoreserver_serves(env: Environment, cwd: Path, classes: dict[str, object]) -> str:
     response, output = _score(env, [str(env.bin("scoreserver"))], cwd)
     _assert_legacy_script_served(response, classes)
     assert SERVED_BY_US in output
