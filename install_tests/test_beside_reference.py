@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from tests.integration.cli_support import SCRIPTS
 from tests.integration.server import serving
 
 from install_tests.environment import Environment
 
 REFERENCE = "azureml-inference-server-http"
 REFERENCE_PIN = f"{REFERENCE}==1.5.1"
-LEGACY_SCORE = Path(__file__).resolve().parent / "scripts" / "legacy_score.py"
+LEGACY_SCORE = SCRIPTS / "cli_legacy_classes.py"
 SERVED_BY_US = "Served by scoreserver"
 BESIDE = f"{REFERENCE} 1.5.1 is installed here too: `azmlinfsrv` runs it and `scoreserver` runs scoreserver"
 

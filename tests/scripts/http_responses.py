@@ -2,9 +2,8 @@
 
 import time
 
-from werkzeug.wrappers import Response
-
 from azureml_inference_server_http.api.aml_response import AMLResponse
+from werkzeug.wrappers import Response
 
 
 def init():
