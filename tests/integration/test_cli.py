@@ -55,6 +55,7 @@ def test_banner_shows_version_settings_and_routes(default_output: tuple[int, str
         [
             "",
             f"Azure ML Inferencing HTTP server v{__version__}",
+            f"Served by scoreserver {__version__}, not by azureml-inference-server-http",
             "",
             "",
             "Server Settings",
@@ -243,6 +244,7 @@ def test_every_entry_point_starts_the_server(command: list[str], tmp_path: Path)
     assert response.status_code == 200
     assert response.content == HELLO_BODY
     assert f"Azure ML Inferencing HTTP server v{__version__}" in output
+    assert f"Served by scoreserver {__version__}, not by azureml-inference-server-http" in output
 
 
 # ---------------------------------------------------------------------------------------------
