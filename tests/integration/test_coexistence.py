@@ -31,16 +31,21 @@ def _post(env: dict[str, str], tmp_path: Path) -> tuple[object, dict[str, object
     return response.headers["content-type"], response.json(), output
 
 
+def _answer(response_module: str, request_module: str) -> dict[str, object]:
+    """What cli_legacy_classes.py answers when its legacy imports gave these classes."""
+    return {
+        "method": "POST",
+        "data": "hello",
+        "response_module": response_module,
+        "request_module": request_module,
+        "contrib_is_the_same_class": True,
+    }
+
+
 def test_without_the_reference_legacy_imports_are_scoreserver_own(tmp_path: Path) -> None:
     content_type, body, output = _post({}, tmp_path)
     assert content_type == "application/json"
-    assert body == {
-        "method": "POST",
-        "data": "hello",
-        "response_module": "scoreserver.aml_response",
-        "request_module": "scoreserver.aml_request",
-        "contrib_is_the_same_class": True,
-    }
+    assert body == _answer("scoreserver.aml_response", "scoreserver.aml_request")
     assert SERVED_BY in output
     assert "is installed here too" not in output
 
@@ -50,13 +55,10 @@ def test_beside_the_reference_its_own_classes_and_rawhttp_are_served(tmp_path: P
     # before scoreserver's legacy modules.
     content_type, body, output = _post({"PYTHONPATH": str(STANDIN)}, tmp_path)
     assert content_type == "application/json"
-    assert body == {
-        "method": "POST",
-        "data": "hello",
-        "response_module": "azureml_inference_server_http.api.aml_response",
-        "request_module": "azureml_inference_server_http.api.aml_request",
-        "contrib_is_the_same_class": True,
-    }
+    assert body == _answer(
+        "azureml_inference_server_http.api.aml_response",
+        "azureml_inference_server_http.api.aml_request",
+    )
     assert SERVED_BY in output
     assert output.count(BESIDE) == 1
     assert "run() is decorated with @rawhttp" in output
