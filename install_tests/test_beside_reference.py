@@ -1,6 +1,6 @@
 """scoreserver and azureml-inference-server-http in one environment, by real pip, in every order.
 
-Each step is what a user does (install, force-reinstall, uninstall); after each, no file of either
+Each step is what a user does (install, upgrade, force-reinstall, uninstall); after each, no file of either
 distribution is gone, replaced or shared, and whichever server is left serves a score.py that takes
 AMLResponse and rawhttp from the legacy import paths.
 """
@@ -51,6 +51,11 @@ def _assert_legacy_script_served(response: httpx.Response, classes: dict[str, ob
     assert response.json() == {"method": "POST", "data": "hello", **classes}
 
 
+def _version_of(wheel: Path) -> str:
+    """The version in a wheel's file name."""
+    return wheel.name.split("-")[1]
+
+
 def _assert_files_intact(env: Environment) -> None:
     assert env.file_problems("scoreserver", REFERENCE) == {"problems": [], "shared": []}
 
@@ -68,15 +73,16 @@ def _assert_reference_serves_azmlinfsrv(env: Environment, cwd: Path) -> None:
     assert SERVED_BY_US not in output
 
 
-def _assert_both_arranged(env: Environment, cwd: Path) -> None:
+def _assert_both_arranged(env: Environment, cwd: Path, reference: str = "1.5.1") -> None:
     """Both installed: scoreserver serves the reference's classes and says how the two sit."""
+    beside = BESIDE.replace("1.5.1", reference)
     _assert_files_intact(env)
     output = _assert_scoreserver_serves(env, cwd, REFERENCE_CLASSES)
-    assert output.count(BESIDE) == 1
+    assert output.count(beside) == 1
     _assert_reference_serves_azmlinfsrv(env, cwd)
     version = env.run("scoreserver", "--version")
     assert version.returncode == 0
-    assert BESIDE in version.stdout
+    assert beside in version.stdout
 
 
 def test_reference_first_then_scoreserver_reinstalls_and_reference_removed(
@@ -111,15 +117,22 @@ def test_reference_first_then_scoreserver_reinstalls_and_reference_removed(
     assert "there is no `azmlinfsrv` command" in version.stdout
 
 
-def test_scoreserver_first_then_reference_then_scoreserver_removed(
-    tmp_path: Path, wheel: Path
+def test_scoreserver_first_then_reference_both_upgraded_then_scoreserver_removed(
+    tmp_path: Path, wheel: Path, newer_wheel: Path
 ) -> None:
     env = Environment.create(tmp_path / "venv")
     env.pip("install", "-q", str(wheel))
     _assert_files_intact(env)
     _assert_scoreserver_serves(env, tmp_path, OUR_CLASSES)
 
-    env.pip("install", "-q", REFERENCE_PIN)
+    env.pip("install", "-q", f"{REFERENCE}==1.5.0")
+    _assert_both_arranged(env, tmp_path, reference="1.5.0")
+
+    env.pip("install", "-q", "--upgrade", REFERENCE_PIN)
+    _assert_both_arranged(env, tmp_path)
+
+    env.pip("install", "-q", "--upgrade", str(newer_wheel))
+    assert f"scoreserver {_version_of(newer_wheel)}\n" in env.run("scoreserver", "--version").stdout
     _assert_both_arranged(env, tmp_path)
 
     env.pip("uninstall", "-y", "-q", "scoreserver")
