@@ -1,8 +1,8 @@
 """scoreserver and azureml-inference-server-http in one environment, by real pip, in every order.
 
-Each step is what a user does (install, upgrade, force-reinstall, uninstall); after each, no file of either
-distribution is gone, replaced or shared, and whichever server is left serves a score.py that takes
-AMLResponse and rawhttp from the legacy import paths.
+Each step is what a user does (install, upgrade, force-reinstall, uninstall); after each, no file
+of either distribution is gone, replaced or shared, and whichever server is left serves a score.py
+that takes AMLResponse and rawhttp from the legacy import paths.
 """
 
 from __future__ import annotations
