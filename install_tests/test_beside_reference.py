@@ -21,6 +21,9 @@ LEGACY_SCORE = SCRIPTS / "cli_legacy_classes.py"
 SERVED_BY_US = "Served by scoreserver"
 BESIDE = f"{REFERENCE} 1.5.1 is installed here too: `azmlinfsrv` runs it and `scoreserver` runs scoreserver"
 
+# It owns azureml/__init__.py, a pkgutil-style namespace that scoreserver's azureml/ must join.
+AZUREML_CORE = "azureml-core==1.61.0.post4"
+
 REFERENCE_CLASSES = {
     "response_module": "azureml_inference_server_http.api.aml_response",
     "request_module": "azureml_inference_server_http.api.aml_request",
@@ -33,13 +36,13 @@ OUR_CLASSES = {
 }
 
 
-def _score(env: Environment, command: list[str], cwd: Path) -> tuple[httpx.Response, str]:
-    """Start command on the legacy score.py, POST to it, and return the answer and the output."""
+def _score(
+    env: Environment, command: list[str], cwd: Path, script: Path = LEGACY_SCORE
+) -> tuple[httpx.Response, str]:
+    """Start command on a score.py, POST to it, and return the answer and the output."""
     # Nothing from the environment running the tests may leak into the one under test.
     isolated = {"PYTHONPATH": "", "VIRTUAL_ENV": str(env.root)}
-    with serving(
-        ["--entry_script", str(LEGACY_SCORE)], env=isolated, cwd=cwd, command=command
-    ) as server:
+    with serving(["--entry_script", str(script)], env=isolated, cwd=cwd, command=command) as server:
         response = server.client().post("/score", content=b"hello")
         output = server.output()
     return response, output
@@ -57,7 +60,8 @@ def _version_of(wheel: Path) -> str:
 
 
 def _assert_files_intact(env: Environment) -> None:
-    assert env.file_problems("scoreserver", REFERENCE) == {"problems": [], "shared": []}
+    found = env.file_problems("scoreserver", REFERENCE, AZUREML_CORE.partition("==")[0])
+    assert found == {"problems": [], "shared": []}
 
 
 def _assert_scoreserver_serves(env: Environment, cwd: Path, classes: dict[str, object]) -> str:
@@ -115,6 +119,15 @@ def test_reference_first_then_scoreserver_reinstalls_and_reference_removed(
     assert not env.bin("azmlinfsrv").exists()
     version = env.run("scoreserver", "--version")
     assert "there is no `azmlinfsrv` command" in version.stdout
+
+    # Only the package that owns the azureml namespace (none of its dependencies are needed for it).
+    env.pip("install", "-q", "--no-deps", AZUREML_CORE)
+    _assert_files_intact(env)
+    contrib = SCRIPTS / "cli_compat_contrib.py"
+    response, output = _score(env, [str(env.bin("scoreserver"))], tmp_path, script=contrib)
+    assert response.status_code == 202, output
+    assert response.headers["x-compat"] == "contrib"
+    assert response.json() == {"method": "POST", "request_type": "AMLRequest"}
 
 
 def test_scoreserver_first_then_reference_both_upgraded_then_scoreserver_removed(
