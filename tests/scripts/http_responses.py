@@ -2,8 +2,9 @@
 
 import time
 
-from azureml_inference_server_http.api.aml_response import AMLResponse
 from werkzeug.wrappers import Response
+
+from azureml_inference_server_http.api.aml_response import AMLResponse
 
 
 def init():
