@@ -29,7 +29,7 @@ def arrangement(reference_version: str | None) -> str:
     if reference_version is None:
         return (
             f"{REFERENCE_DISTRIBUTION} is not installed here: start scoreserver with `scoreserver` "
-            "(there is no `azmlinfsrv` command), and score.py's azureml_inference_server_http "
+            "(scoreserver installs no `azmlinfsrv` command), and score.py's azureml_inference_server_http "
             "imports are scoreserver's own."
         )
     return (
