@@ -28,9 +28,9 @@ def arrangement(reference_version: str | None) -> str:
     """One line saying which command runs which server and where score.py's legacy imports go."""
     if reference_version is None:
         return (
-            f"{REFERENCE_DISTRIBUTION} is not installed here: start scoreserver with `scoreserver` "
-            "(scoreserver installs no `azmlinfsrv` command), and score.py's azureml_inference_server_http "
-            "imports are scoreserver's own."
+            f"{REFERENCE_DISTRIBUTION} is not installed here: start scoreserver with "
+            "`scoreserver` (scoreserver installs no `azmlinfsrv` command), and score.py's "
+            "azureml_inference_server_http imports are scoreserver's own."
         )
     return (
         f"{REFERENCE_DISTRIBUTION} {reference_version} is installed here too: `azmlinfsrv` runs "
