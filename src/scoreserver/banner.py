@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scoreserver._version import __version__, server_version_header
+from scoreserver.coexistence import implementation
 from scoreserver.settings import Settings
 
 __all__ = ["render_banner"]
@@ -44,6 +45,7 @@ def render_banner(settings: Settings) -> str:
     lines = [
         "",
         f"Azure ML Inferencing HTTP server v{__version__}",
+        implementation(),
         "",
         "",
         "Server Settings",

@@ -132,8 +132,24 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         default=None,
         help="With --reload, also watch the model directory.",
     )
-    parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="Show which server this is, and exit."
+    )
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """--version: the implementation and how it sits beside the reference, looked up only now."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from scoreserver.coexistence import arrangement, implementation, installed_reference
+
+        lines = [f"scoreserver {__version__}", implementation(), arrangement(installed_reference())]
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        parser.exit(0)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,6 +207,15 @@ def _run_subcommand(name: str, argv: list[str], prog: str) -> int:
     return code
 
 
+def _log_arrangement() -> None:
+    """One line at start when the reference is installed too, saying which command runs which."""
+    from scoreserver.coexistence import arrangement, installed_reference
+
+    reference = installed_reference()
+    if reference is not None:
+        logger.info("%s", arrangement(reference))
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
     prog = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
@@ -236,6 +261,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
     export_script_environment(settings)
     sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
     sys.stdout.flush()
+    _log_arrangement()
     try:
         code = Supervisor(settings).run()
     except ScoreServerError as exc:

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from scoreserver.errors import EntryScriptError
+from scoreserver.legacy_imports import make_legacy_imports_available, reference_rawhttp_requested
 from scoreserver.rawhttp import is_rawhttp
 
 __all__ = ["EntryScript", "InputMode", "failure_summary", "load_entry_script", "script_location"]
@@ -66,6 +67,7 @@ def import_script(path: Path) -> ModuleType:
             f"No such file or directory: the entry script {path} does not exist. Check the "
             f"--entry_script path; a relative path is taken from the current directory."
         )
+    make_legacy_imports_available()
     name = path.stem if path.stem not in sys.modules else "entry_module"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -162,7 +164,7 @@ def describe_run(
             'run() needs to accept an argument other than "request_headers". '
             f"In {path}, define run(data, request_headers)."
         )
-    raw = is_rawhttp(run)
+    raw = is_rawhttp(run) or reference_rawhttp_requested()
     schema = _has_input_schema(run)
     if raw and schema:
         raise EntryScriptError(

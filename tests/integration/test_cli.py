@@ -55,6 +55,7 @@ def test_banner_shows_version_settings_and_routes(default_output: tuple[int, str
         [
             "",
             f"Azure ML Inferencing HTTP server v{__version__}",
+            f"Served by scoreserver {__version__}, not by azureml-inference-server-http",
             "",
             "",
             "Server Settings",
@@ -228,7 +229,6 @@ def test_valid_appinsights_key_enables_telemetry_without_printing_the_key(
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(bin_command("azmlinfsrv"), id="azmlinfsrv"),
         pytest.param(bin_command("scoreserver"), id="scoreserver"),
         pytest.param([sys.executable, "-m", "scoreserver"], id="python-m-scoreserver"),
         pytest.param(
@@ -244,6 +244,7 @@ def test_every_entry_point_starts_the_server(command: list[str], tmp_path: Path)
     assert response.status_code == 200
     assert response.content == HELLO_BODY
     assert f"Azure ML Inferencing HTTP server v{__version__}" in output
+    assert f"Served by scoreserver {__version__}, not by azureml-inference-server-http" in output
 
 
 # ---------------------------------------------------------------------------------------------

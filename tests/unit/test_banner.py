@@ -28,11 +28,12 @@ def _rows(text: str) -> dict[str, str]:
     return rows
 
 
-def test_default_banner_is_the_reference_text() -> None:
+def test_default_banner_is_the_reference_text_naming_scoreserver() -> None:
     text = render_banner(Settings(entry_script=SCRIPT, port=5301))
     assert text == (
         "\n"
         f"Azure ML Inferencing HTTP server v{__version__}\n"
+        f"Served by scoreserver {__version__}, not by azureml-inference-server-http\n"
         "\n"
         "\n"
         "Server Settings\n"

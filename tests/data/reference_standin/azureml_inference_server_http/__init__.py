@@ -1,0 +1,3 @@
+"""A stand-in for an installed azureml-inference-server-http: only what score.py files import."""
+
+__version__ = "1.5.1"
