@@ -10,6 +10,7 @@
     │   ├── BadRequestError               400
     │   ├── NotFoundError                 404
     │   ├── MethodNotAllowedError         405
+│   ├── NotAcceptableError            406 (no media type the Accept header allows)
     │   ├── UnauthorizedError             401
     │   ├── PayloadTooLargeError          413
     │   ├── URITooLongError               414
@@ -34,6 +35,7 @@ __all__ = [
     "EntryScriptError",
     "HeaderTooLargeError",
     "MethodNotAllowedError",
+    "NotAcceptableError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PortInUseError",
@@ -109,6 +111,12 @@ class MethodNotAllowedError(ClientError):
 
     def __init__(self, message: str = "Method not allowed") -> None:
         super().__init__(message)
+
+
+class NotAcceptableError(ClientError):
+    """The result cannot be sent in any media type the Accept header allows."""
+
+    status_code = 406
 
 
 class UnauthorizedError(ClientError):

@@ -36,7 +36,7 @@ from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness"]
+__all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness", "telemetry_input"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -62,7 +62,7 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _input_of(arguments: RunArguments | None) -> Any:
+def telemetry_input(arguments: RunArguments | None) -> Any:
     """run()'s input as telemetry records it: the single argument, or the keyword arguments."""
     if arguments is None:
         return None
@@ -142,7 +142,7 @@ class ScoreHandlers:
                     duration_ms=(time.perf_counter() - started) * 1000,
                     request_id=request.ids.request_id or "",
                     client_request_id=request.ids.client_request_id or "",
-                    model_input=_input_of(outcome.arguments),
+                    model_input=telemetry_input(outcome.arguments),
                     prediction=outcome.prediction,
                     error=outcome.error,
                 )
@@ -195,22 +195,39 @@ class PathDispatch:
     """
 
     routes: dict[str, ASGIApp]
+    prefixes: tuple[tuple[str, ASGIApp], ...] = ()
+    """Unknown paths under a protocol's prefix get that protocol's own 404 (looked at on a miss)."""
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The route's endpoint serving the request (its coroutine, not one more layer around it)."""
         if scope["type"] != "http":
             return _ignored()
-        return self.routes.get(scope["path"], not_found)(scope, receive, send)
+        endpoint = self.routes.get(scope["path"])
+        if endpoint is None:
+            endpoint = self._unknown(scope["path"])
+        return endpoint(scope, receive, send)
+
+    def _unknown(self, path: str) -> ASGIApp:
+        for prefix, endpoint in self.prefixes:
+            if path.startswith(prefix):
+                return endpoint
+        return not_found
 
 
 async def _ignored() -> None:
     """Lifespan and websocket scopes: nothing to do."""
 
 
-def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:
-    """The route table: liveness, score and swagger, anything else a JSON 404."""
+def build_router(
+    handlers: ScoreHandlers,
+    policy: RoutePolicy,
+    protocols: dict[str, ASGIApp] | None = None,
+    prefixes: tuple[tuple[str, ASGIApp], ...] = (),
+) -> PathDispatch:
+    """The route table: liveness, score and swagger, the other protocols' routes, else a 404."""
     return PathDispatch(
         {
+            **(protocols or {}),
             "/": Endpoint(
                 liveness, frozenset({"GET", "HEAD"}), policy, access_log=False, protected=False
             ),
@@ -221,5 +238,6 @@ def build_router(handlers: ScoreHandlers, policy: RoutePolicy) -> PathDispatch:
                 auto_options=False,
             ),
             "/swagger.json": Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
-        }
+        },
+        prefixes,
     )
