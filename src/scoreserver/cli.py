@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -25,6 +26,11 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger("azmlinfsrv")
 
 USAGE_EXIT = 1
+
+_SUBCOMMANDS: dict[str, str] = {
+    "serve": "scoreserver.serve:main",
+}
+"""Subcommands by name, as "module:function" imported only when used."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +119,10 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         help="How many requests one worker scores at once. Default is 1; raise it only for a "
         "thread-safe run() (an async def run() is awaited on the event loop either way).",
     )
+    parser.add_argument(
+        "--model_name",
+        help="The model's name in the V2 and KServe V1 paths and metadata. Default is 'model'.",
+    )
     parser.add_argument("--version", action="version", version=f"scoreserver {__version__}")
     return parser
 
@@ -130,6 +140,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "host": args.host,
         "concurrency": args.concurrency,
         "debug_port": args.debug_port,
+        "model_name": args.model_name,
     }
     if args.appinsights_instrumentation_key is not None:
         flags["appinsights_key"] = args.appinsights_instrumentation_key
@@ -165,8 +176,14 @@ def export_script_environment(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
-    parser = build_parser(prog or os.path.basename(sys.argv[0]) or "azmlinfsrv")
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    program = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
+    if arguments and arguments[0] in _SUBCOMMANDS:
+        module, _, function = _SUBCOMMANDS[arguments[0]].partition(":")
+        subcommand = getattr(importlib.import_module(module), function)
+        sys.exit(subcommand(arguments[1:], f"{program} {arguments[0]}"))
+    parser = build_parser(program)
+    args = parser.parse_args(arguments)
     app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()
     entry = os.path.abspath(args.entry_script) if args.entry_script else None
     from pathlib import Path

@@ -99,7 +99,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
         "scoreserver.protocols.sagemaker",
         (
             Route("/ping", ("GET", "HEAD"), "ping", "SageMaker Ping:", probe=True),
-            Route("/invocations", ("POST",), "invocations", "SageMaker Invoke:"),
+            Route("/invocations", ("POST",), "invocations", "SageMaker Run:"),
         ),
     ),
     Protocol(
