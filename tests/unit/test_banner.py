@@ -91,9 +91,7 @@ def test_vertex_routes_and_the_model_name_show_when_configured() -> None:
     assert "V2 Infer:       POST  127.0.0.1:8080/v2/models/iris/infer\n" in text
     assert "V1 Predict:     POST  127.0.0.1:8080/v1/models/iris:predict\n" in text
     assert "Vertex Health:  GET   127.0.0.1:8080/health\n" in text
-    assert (
-        "Vertex Predict: POST  127.0.0.1:8080/v1/endpoints/1/deployedModels/2:predict\n" in text
-    )
+    assert "Vertex Predict: POST  127.0.0.1:8080/v1/endpoints/1/deployedModels/2:predict\n" in text
 
 
 def test_rows_show_the_configured_values() -> None:

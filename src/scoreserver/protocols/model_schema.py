@@ -68,6 +68,7 @@ class ModelSchema:
         param_type = self.inputs.get(name)
         if param_type is None:
             return value
+        value = _as_records(param_type, _unwrapped(param_type, value))
         try:
             converted = param_type.deserialize_input(copy.deepcopy(value))
         except Exception as exc:
@@ -94,6 +95,33 @@ class ModelSchema:
         return [
             {"name": t.name, "datatype": t.datatype, "shape": [-1, *t.shape[1:]]} for t in tensors
         ]
+
+
+def _unwrapped(param_type: Any, value: Any) -> Any:
+    """A one-element tensor for a scalar parameter is that scalar; JSON text for an object or
+    list parameter (a BYTES tensor) is that object or list."""
+    sample = getattr(param_type, "sample_input", None)
+    if not _is_standard(param_type) or not isinstance(value, list) or len(value) != 1:
+        return value
+    if isinstance(sample, bool | int | float | str):
+        return value[0]
+    if isinstance(sample, dict | list) and isinstance(value[0], str):
+        try:
+            return json.loads(value[0])
+        except ValueError:
+            return value
+    return value
+
+
+def _as_records(param_type: Any, value: Any) -> Any:
+    """Rows of values for a DataFrame parameter become records named by the sample's columns."""
+    columns = getattr(getattr(param_type, "sample_input", None), "columns", None)
+    if columns is None or getattr(param_type, "orient", "records") != "records":
+        return value
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        names = [str(c) for c in columns]
+        return [dict(zip(names, row, strict=False)) for row in value]
+    return value
 
 
 def _is_standard(param_type: Any) -> bool:
