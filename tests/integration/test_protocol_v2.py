@@ -128,8 +128,8 @@ def test_unknown_model_and_version_are_404s(schema_server: RunningServer) -> Non
 def test_undecorated_azure_ml_script_works_unchanged(plain_server: RunningServer) -> None:
     rows = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int64)
     result = client_for(plain_server).infer("model", [tensor("data", rows, "INT64")])
-    np.testing.assert_array_equal(result.as_numpy("sums"), [6, 15])
-    assert result.as_numpy("sums").dtype == np.int64
+    np.testing.assert_array_equal(result.as_numpy("output-0"), [6, 15])
+    assert result.as_numpy("output-0").dtype == np.int64
 
 
 @pytest.mark.parametrize(
@@ -285,7 +285,7 @@ def test_infer_gets_ids_and_an_access_line_probes_do_not(plain_server: RunningSe
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "abc-1"
     assert response.json()["outputs"][0] == {
-        "name": "sums",
+        "name": "output-0",
         "datatype": "INT64",
         "shape": [1],
         "data": [3],

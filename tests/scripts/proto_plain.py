@@ -1,4 +1,4 @@
-"""A typical Azure ML run(data): json.loads(data)["data"], rows in, one sum per row out."""
+"""A typical Azure ML run(data): json.loads(data)["data"], rows in, one sum per row out (times the "scale" parameter, if any)."""
 
 import json
 
@@ -10,4 +10,5 @@ def init():
 def run(data):
     payload = json.loads(data)
     rows = payload["data"]
-    return {"sums": [sum(row) for row in rows], "parameters": payload.get("parameters")}
+    scale = (payload.get("parameters") or {}).get("scale", 1)
+    return [sum(row) * scale for row in rows]

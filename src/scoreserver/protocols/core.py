@@ -112,9 +112,12 @@ class ModelService:
     def _schema_kwargs(self, values: Mapping[str, Any]) -> dict[str, Any]:
         params = self.script.parameters
         required = [p.name for p in params if p.default is p.empty]
-        # One input for a run() with one parameter needs no matching name.
-        if len(params) == 1 and len(values) == 1 and params[0].name not in values:
-            values = {params[0].name: next(iter(values.values()))}
+        # One unnamed value (instances, or a tensor named otherwise) is the one parameter run()
+        # needs: its only parameter, or its only one without a default.
+        single = required if required else [p.name for p in params]
+        names = {p.name for p in params}
+        if len(single) == 1 and len(values) == 1 and not names & values.keys():
+            values = {single[0]: next(iter(values.values()))}
         kwargs: dict[str, Any] = {}
         for param in params:
             if param.name in values:
