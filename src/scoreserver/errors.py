@@ -10,7 +10,7 @@
     │   ├── BadRequestError               400
     │   ├── NotFoundError                 404
     │   ├── MethodNotAllowedError         405
-│   ├── NotAcceptableError            406 (no media type the Accept header allows)
+    │   ├── NotAcceptableError            406
     │   ├── UnauthorizedError             401
     │   ├── PayloadTooLargeError          413
     │   ├── URITooLongError               414

@@ -232,8 +232,16 @@ def _tensor(name: str, value: Any) -> OutputTensor:
     if isinstance(value, list | tuple):
         shape = _shape_of(name, value)
         flat = _flatten(list(value)) if value else []
-        return OutputTensor(name, shape, _datatype_of(flat), _plain(flat))
-    return OutputTensor(name, [1], _datatype_of([value]), _plain([value]))
+        return _typed(name, shape, flat)
+    return _typed(name, [1], [value])
+
+
+def _typed(name: str, shape: list[int], flat: list[Any]) -> OutputTensor:
+    """Plain values as a tensor of the datatype they all fit; anything else is text (BYTES)."""
+    datatype = _datatype_of(flat)
+    return OutputTensor(
+        name, shape, datatype, [_text(v) for v in flat] if datatype == "BYTES" else flat
+    )
 
 
 def _shape_of(name: str, value: list[Any] | tuple[Any, ...]) -> list[int]:
@@ -258,11 +266,6 @@ def _datatype_of(flat: list[Any]) -> str:
     if flat and all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat):
         return "FP64"
     return "BYTES" if flat else "FP64"
-
-
-def _plain(flat: list[Any]) -> list[Any]:
-    """Elements as JSON values: numbers stay, everything else becomes text."""
-    return [v if isinstance(v, bool | int | float) else _text(v) for v in flat]
 
 
 def _text(value: Any) -> str:
