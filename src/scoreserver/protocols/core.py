@@ -93,6 +93,13 @@ class ModelService:
         schema = read_model_schema(script.run) if script.mode is InputMode.SCHEMA else ModelSchema()
         return cls(script, scorer, model_name, raw_arguments, readiness, custody, telemetry, schema)
 
+    def no_route(self, request: IncomingRequest, hint: str) -> str:
+        """What a client asking for a path this protocol does not have is told."""
+        return (
+            f"No route {request.method} {request.scope['path']}: this server holds the model "
+            f"{self.model_name!r} ({hint})."
+        )
+
     def by_name(
         self, request: IncomingRequest, values: Mapping[str, Any], plain: Callable[[], str]
     ) -> RunArguments:

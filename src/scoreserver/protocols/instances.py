@@ -17,7 +17,7 @@ from starlette.responses import Response
 from scoreserver.entry_script import InputMode
 from scoreserver.errors import BadRequestError
 from scoreserver.inputs import IncomingRequest, RunArguments
-from scoreserver.outputs import PreparedResponse, encode_json
+from scoreserver.outputs import json_result
 from scoreserver.protocols.core import ModelService, json_value
 
 __all__ = ["instances_arguments", "json_response", "predictions_response"]
@@ -27,12 +27,7 @@ _EXPECTED = 'Expected a JSON object {"instances": [...]} (or {"inputs": ...}).'
 
 def json_response(status_code: int, value: Any) -> Response:
     """A JSON response in the json.dumps format /score uses."""
-    body = encode_json(value)
-    return PreparedResponse(
-        status_code,
-        body,
-        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    )
+    return json_result(value, [], status_code)
 
 
 def _body(request: IncomingRequest) -> dict[str, Any]:

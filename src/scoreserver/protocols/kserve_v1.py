@@ -48,11 +48,8 @@ class KServeV1Handlers:
 
     async def not_found(self, request: IncomingRequest) -> Response:
         """Any other path under /v1/: the protocol's 404, naming the model served."""
-        return error(
-            404,
-            f"No route {request.method} {request.scope['path']}: this server holds the model "
-            f"{self.service.model_name!r} (POST /v1/models/{self.service.model_name}:predict).",
-        )
+        name = self.service.model_name
+        return error(404, self.service.no_route(request, f"POST /v1/models/{name}:predict"))
 
 
 def handlers(service: ModelService) -> KServeV1Handlers:

@@ -15,9 +15,10 @@ from starlette.responses import Response
 from scoreserver._version import __version__
 from scoreserver.errors import BadRequestError
 from scoreserver.inputs import IncomingRequest, RunArguments
-from scoreserver.outputs import PreparedResponse, encode_json
+from scoreserver.outputs import PreparedResponse
 from scoreserver.protocols import MODEL_VERSION
 from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.instances import json_response
 from scoreserver.protocols.tensors import InputTensor, OutputTensor, decode_input, output_tensors
 from scoreserver.protocols.tensors import pack_binary as _pack
 
@@ -29,16 +30,7 @@ EXTENSIONS = ["binary_tensor_data"]
 
 def error(status_code: int, message: str) -> Response:
     """The protocol's error body: {"error": "..."}."""
-    return _json(status_code, {"error": message})
-
-
-def _json(status_code: int, value: Any) -> Response:
-    body = encode_json(value)
-    return PreparedResponse(
-        status_code,
-        body,
-        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    )
+    return json_response(status_code, {"error": message})
 
 
 def _empty(status_code: int) -> Response:
@@ -136,12 +128,14 @@ class V2Handlers:
 
     async def server_metadata(self, request: IncomingRequest) -> Response:
         """GET /v2: the server's name, version and extensions."""
-        return _json(200, {"name": "scoreserver", "version": __version__, "extensions": EXTENSIONS})
+        return json_response(
+            200, {"name": "scoreserver", "version": __version__, "extensions": EXTENSIONS}
+        )
 
     async def model_metadata(self, request: IncomingRequest) -> Response:
         """GET /v2/models/{name}: inputs and outputs as run()'s schema declares them."""
         schema = self.service.schema
-        return _json(
+        return json_response(
             200,
             {
                 "name": self.service.model_name,
@@ -209,11 +203,7 @@ class V2Handlers:
 
     async def not_found(self, request: IncomingRequest) -> Response:
         """Any other path under /v2/: the protocol's 404, naming the model served."""
-        return error(
-            404,
-            f"No route {request.method} {request.scope['path']}: this server holds the model "
-            f"{self.service.model_name!r} (version {MODEL_VERSION}).",
-        )
+        return error(404, self.service.no_route(request, f"version {MODEL_VERSION}"))
 
 
 def handlers(service: ModelService) -> V2Handlers:
