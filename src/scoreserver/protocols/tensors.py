@@ -130,21 +130,21 @@ def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[Inpu
             raise BadRequestError(
                 f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
             )
-        if datatype != "BYTES" and not all(_is_number(v) for v in flat):
+        if datatype != "BYTES" and not {type(v) for v in flat} <= _JSON_NUMBERS:
             raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
     return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float)
+_JSON_NUMBERS = frozenset({int, float, bool})
 
 
 def _flatten(data: Any) -> list[Any]:
     """Nested lists in row-major order (the protocol allows both flat and nested data)."""
-    if not isinstance(data, list):
+    if not isinstance(data, list | tuple):
         return [data]
-    if not any(isinstance(item, list) for item in data):
-        return data
+    kinds = {type(item) for item in data}  # one pass in C, rather than isinstance per item
+    if list not in kinds and tuple not in kinds:
+        return data if isinstance(data, list) else list(data)
     flat: list[Any] = []
     for item in data:
         flat.extend(_flatten(item))
@@ -230,8 +230,10 @@ def _tensor(name: str, value: Any) -> OutputTensor:
             flat = [_text(v) for v in flat]
         return OutputTensor(name, shape, datatype, flat)
     if isinstance(value, list | tuple):
-        shape = _shape_of(name, value)
-        flat = _flatten(list(value)) if value else []
+        shape = _shape_of(value)
+        flat = _flatten(value)
+        if len(flat) != math.prod(shape) or _ragged(value, shape):
+            raise ValueError(f"run() returned ragged nested lists for output {name!r}")
         return _typed(name, shape, flat)
     return _typed(name, [1], [value])
 
@@ -244,28 +246,52 @@ def _typed(name: str, shape: list[int], flat: list[Any]) -> OutputTensor:
     )
 
 
-def _shape_of(name: str, value: list[Any] | tuple[Any, ...]) -> list[int]:
-    """The shape of rectangular nested lists; ragged ones are not a tensor."""
-    if not value or not isinstance(value[0], list | tuple):
-        if any(isinstance(v, list | tuple) for v in value):
-            raise ValueError(f"run() returned ragged nested lists for output {name!r}")
-        return [len(value)]
-    inner = [_shape_of(name, v) if isinstance(v, list | tuple) else None for v in value]
-    if any(s != inner[0] for s in inner):
-        raise ValueError(f"run() returned ragged nested lists for output {name!r}")
-    first = inner[0]
-    assert first is not None
-    return [len(value), *first]
+def _shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
+    """The shape of nested lists, read along their first elements."""
+    shape = []
+    level: Any = value
+    while isinstance(level, list | tuple):
+        shape.append(len(level))
+        if not level:
+            break
+        level = level[0]
+    return shape
+
+
+def _ragged(value: Any, shape: list[int]) -> bool:
+    """Whether some row's length differs from the shape (the element count can still match)."""
+    if len(shape) == 1:
+        kinds = {type(v) for v in value}
+        return list in kinds or tuple in kinds
+    return any(
+        not isinstance(row, list | tuple) or len(row) != shape[1] or _ragged(row, shape[1:])
+        for row in value
+    )
 
 
 def _datatype_of(flat: list[Any]) -> str:
-    if flat and all(isinstance(v, bool) for v in flat):
-        return "BOOL"
-    if flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
-        return "INT64"
-    if flat and all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat):
+    kinds = {type(v) for v in flat}  # one pass in C
+    if not kinds <= _JSON_NUMBERS:  # numpy scalars, strings, objects: by their kind
+        kinds = {_KINDS[k] for k in kinds}
+    if not flat or kinds == {float} or kinds == {int, float}:
         return "FP64"
-    return "BYTES" if flat else "FP64"
+    if kinds == {bool}:
+        return "BOOL"
+    if kinds == {int}:
+        return "INT64"
+    return "BYTES"
+
+
+class _Kinds(dict[type, type]):
+    """Each element type's plain kind (bool, int, float, else str), worked out once per type."""
+
+    def __missing__(self, kind: type) -> type:
+        plain = next((base for base in (bool, int, float) if issubclass(kind, base)), str)
+        self[kind] = plain
+        return plain
+
+
+_KINDS = _Kinds()
 
 
 def _text(value: Any) -> str:
