@@ -146,7 +146,9 @@ class ModelService:
         error: ErrorFormat,
     ) -> Response:
         """Build run()'s arguments, call it, render its result; every failure in error's format."""
-        started_ns, started = now_ns(), time.perf_counter()
+        telemetry = self.telemetry
+        if telemetry is not None:
+            started_ns, started = now_ns(), time.perf_counter()
         arguments: RunArguments | None = None
         prediction: Any = None
         failure: BaseException | None = None
@@ -185,8 +187,8 @@ class ModelService:
             failure = exc
             response = error(exc.status_code, exc.message)
         response.raw_headers.append((_RUN_FAILED, run_failed))
-        if self.telemetry is not None:
-            self.telemetry.record(
+        if telemetry is not None:
+            telemetry.record(
                 ScoringRecord(
                     method=request.method,
                     path=request.scope["path"],
