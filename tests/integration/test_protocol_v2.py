@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +15,8 @@ from tritonclient.utils import InferenceServerException
 from tests.integration.cli_support import access_lines
 from tests.integration.http_contract import script_server
 from tests.integration.server import RunningServer
+
+ONE_ROW_V2 = {"inputs": [{"name": "data", "shape": [1, 2], "datatype": "INT64", "data": [1, 2]}]}
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +297,29 @@ def test_infer_gets_ids_and_an_access_line_probes_do_not(plain_server: RunningSe
     plain_server.wait_for_output("POST /v2/models/model/infer 200")
     paths = [a["path"] for a in access_lines(plain_server.output())]
     assert "/v2/health/ready" not in paths
+
+
+def test_odd_but_wellformed_requests_are_answered_not_crashed(plain_server: RunningServer) -> None:
+    url = plain_server.url + "/v2/models/model/infer"
+    listed = {**ONE_ROW_V2, "outputs": [{"name": "output-0", "parameters": ["not", "a", "dict"]}]}
+    assert httpx.post(url, json=listed).json()["outputs"][0]["data"] == [3]
+    not_text = struct.pack("<I", 1) + b"\xff"
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "data",
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": 5},
+                }
+            ]
+        }
+    ).encode()
+    response = httpx.post(
+        url,
+        content=header + not_text,
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
+    assert response.status_code == 400
+    assert "not UTF-8" in response.json()["error"]

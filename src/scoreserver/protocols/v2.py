@@ -80,10 +80,14 @@ class _InferRequest:
                 isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
             ):
                 raise BadRequestError('"outputs" must be a list of objects with a "name".')
-            self.requested = {
-                o["name"]: bool((o.get("parameters") or {}).get("binary_data", self.binary_outputs))
-                for o in outputs
-            }
+            self.requested = {o["name"]: self._binary(o) for o in outputs}
+
+    def _binary(self, output: dict[str, Any]) -> bool:
+        """Whether a requested output goes as binary data (its own say, else the request's)."""
+        parameters = output.get("parameters")
+        if isinstance(parameters, dict) and "binary_data" in parameters:
+            return bool(parameters["binary_data"])
+        return self.binary_outputs
 
     def values(self) -> dict[str, Any]:
         """Each input's values by name, as nested lists."""
@@ -105,6 +109,17 @@ class _InferRequest:
                 f"{sorted(by_name) or '(none)'}."
             )
         return [(by_name[n], binary) for n, binary in self.requested.items()]
+
+
+def _json_text(values: dict[str, Any]) -> str:
+    """The inputs as the JSON text run(data) receives; bytes that are not UTF-8 cannot be."""
+    try:
+        return json.dumps(values)
+    except TypeError as exc:
+        raise BadRequestError(
+            "A BYTES input holds bytes that are not UTF-8 text; run(data) receives the inputs as "
+            "JSON text, so send text (or decorate run() with @rawhttp for the raw request)."
+        ) from exc
 
 
 def _rest(tensor: OutputTensor) -> tuple[list[int], str, list[Any]]:
@@ -154,7 +169,7 @@ class V2Handlers:
             infer = _InferRequest(request)
             parsed.append(infer)
             values = infer.values()
-            return self.service.by_name(request, values, lambda: json.dumps(values))
+            return self.service.by_name(request, values, lambda: _json_text(values))
 
         def render(value: Any) -> Response:
             if isinstance(value, str):
