@@ -286,6 +286,10 @@ def _method(results: Results) -> list[str]:
         "requests pays a TCP handshake, as its clients do. wrk's latency excludes the connect.",
         "- The limit is a bare ASGI callable per workload (bench/baseline/) on uvicorn with "
         "httptools and uvloop, giving the same JSON bytes; W3 sleeps in a 64-thread pool.",
+        "- V2 infer: scoreserver serves w2_matrix.py unchanged on POST /v2/models/model/infer "
+        "(the input tensor reaches run() as {\"data\": [[...]]}); MLServer 1.7.1 serves a custom "
+        "runtime (bench/baseline/mlserver_w2/) that decodes the tensor with its numpy codec and "
+        "multiplies it, one process (MLSERVER_PARALLEL_WORKERS=0), both answering the same data.",
         "- Cold start: from spawning the command to the first 200 on POST /score (polled every "
         "5 ms), less init() (empty in bench/workloads/). Idle memory: RSS and PSS from "
         "/proc/PID/smaps_rollup summed over the process tree, 2 s after readiness (RSS counts "
