@@ -287,7 +287,7 @@ def _method(results: Results) -> list[str]:
         "- The limit is a bare ASGI callable per workload (bench/baseline/) on uvicorn with "
         "httptools and uvloop, giving the same JSON bytes; W3 sleeps in a 64-thread pool.",
         "- V2 infer: scoreserver serves w2_matrix.py unchanged on POST /v2/models/model/infer "
-        "(the input tensor reaches run() as {\"data\": [[...]]}); MLServer 1.7.1 serves a custom "
+        '(the input tensor reaches run() as {"data": [[...]]}); MLServer 1.7.1 serves a custom '
         "runtime (bench/baseline/mlserver_w2/) that decodes the tensor with its numpy codec and "
         "multiplies it, one process (MLSERVER_PARALLEL_WORKERS=0), both answering the same data.",
         "- Cold start: from spawning the command to the first 200 on POST /score (polled every "
