@@ -162,3 +162,8 @@ def test_binary_packing_round_trips_through_numpy() -> None:
     assert np.frombuffer(pack_binary(tensor), dtype="<f4").tolist() == [1.5, -2.0]
     words = pack_binary(one(["é", "ab"]))
     assert words == struct.pack("<I", 2) + "é".encode() + struct.pack("<I", 2) + b"ab"
+
+
+def test_values_beyond_their_datatype_cannot_be_packed() -> None:
+    with pytest.raises(ValueError, match="INT64"):
+        pack_binary(one([2**70]))

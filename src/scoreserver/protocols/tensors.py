@@ -313,4 +313,7 @@ def pack_binary(tensor: OutputTensor) -> bytes:
             parts.append(_LENGTH.pack(len(data)))
             parts.append(data)
         return b"".join(parts)
-    return struct.pack(f"<{len(tensor.flat)}{DATATYPES[tensor.datatype]}", *tensor.flat)
+    try:
+        return struct.pack(f"<{len(tensor.flat)}{DATATYPES[tensor.datatype]}", *tensor.flat)
+    except struct.error as exc:  # e.g. an int beyond INT64
+        raise ValueError(f"output {tensor.name!r} does not fit {tensor.datatype}: {exc}") from exc

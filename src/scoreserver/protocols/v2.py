@@ -7,6 +7,7 @@ outputs asked for with binary_data (or every output, with binary_data_output) co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -19,8 +20,13 @@ from scoreserver.outputs import PreparedResponse
 from scoreserver.protocols import MODEL_VERSION
 from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.instances import json_response
-from scoreserver.protocols.tensors import InputTensor, OutputTensor, decode_input, output_tensors
-from scoreserver.protocols.tensors import pack_binary as _pack
+from scoreserver.protocols.tensors import (
+    InputTensor,
+    OutputTensor,
+    decode_input,
+    output_tensors,
+    pack_binary,
+)
 
 __all__ = ["V2Handlers", "handlers"]
 
@@ -45,7 +51,7 @@ class _InferRequest:
         declared = request.headers.get(HEADER_LENGTH)
         binary: memoryview | None = None
         if declared is not None:
-            if not declared.isdigit() or int(declared) > len(body):
+            if not (declared.isascii() and declared.isdigit()) or int(declared) > len(body):
                 raise BadRequestError(
                     f"Inference-Header-Content-Length is {declared!r}; it must be the length of "
                     f"the JSON part of the body ({len(body)} bytes in all)."
@@ -101,7 +107,7 @@ class _InferRequest:
         if len(produced) == 1 and len(self.requested) == 1 and produced[0].name == "output-0":
             # run() returned one unnamed result: it is the one output asked for.
             only = next(iter(self.requested))
-            by_name = {only: OutputTensor(only, *_rest(produced[0]))}
+            by_name = {only: dataclasses.replace(produced[0], name=only)}
         missing = [n for n in self.requested if n not in by_name]
         if missing:
             raise BadRequestError(
@@ -120,10 +126,6 @@ def _json_text(values: dict[str, Any]) -> str:
             "A BYTES input holds bytes that are not UTF-8 text; run(data) receives the inputs as "
             "JSON text, so send text (or decorate run() with @rawhttp for the raw request)."
         ) from exc
-
-
-def _rest(tensor: OutputTensor) -> tuple[list[int], str, list[Any]]:
-    return tensor.shape, tensor.datatype, tensor.flat
 
 
 class V2Handlers:
@@ -189,7 +191,7 @@ class V2Handlers:
         outputs = []
         for tensor, binary in infer.selected(produced):
             if binary:
-                data = _pack(tensor)
+                data = pack_binary(tensor)
                 chunks.append(data)
                 outputs.append(tensor.as_json(len(data)))
             else:
