@@ -36,7 +36,13 @@ from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness", "telemetry_input"]
+__all__ = [
+    "PathDispatch",
+    "ScoreHandlers",
+    "build_router",
+    "liveness",
+    "scoring_record",
+]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -62,7 +68,31 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def telemetry_input(arguments: RunArguments | None) -> Any:
+def scoring_record(
+    request: IncomingRequest,
+    status_code: int,
+    started: tuple[int, float],
+    arguments: RunArguments | None,
+    prediction: Any,
+    error: BaseException | None,
+) -> ScoringRecord:
+    """The telemetry record of one scored request; started is (now_ns(), perf_counter())."""
+    return ScoringRecord(
+        method=request.method,
+        path=request.scope["path"],
+        url=str(request.url()),
+        status_code=status_code,
+        start_ns=started[0],
+        duration_ms=(time.perf_counter() - started[1]) * 1000,
+        request_id=request.ids.request_id or "",
+        client_request_id=request.ids.client_request_id or "",
+        model_input=_input_of(arguments),
+        prediction=prediction,
+        error=error,
+    )
+
+
+def _input_of(arguments: RunArguments | None) -> Any:
     """run()'s input as telemetry records it: the single argument, or the keyword arguments."""
     if arguments is None:
         return None
@@ -133,18 +163,13 @@ class ScoreHandlers:
             outcome = _Outcome(response, arguments, error=exc)
         if telemetry is not None:
             telemetry.record(
-                ScoringRecord(
-                    method=request.method,
-                    path=request.scope["path"],
-                    url=str(request.url()),
-                    status_code=outcome.response.status_code,
-                    start_ns=started_ns,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    request_id=request.ids.request_id or "",
-                    client_request_id=request.ids.client_request_id or "",
-                    model_input=telemetry_input(outcome.arguments),
-                    prediction=outcome.prediction,
-                    error=outcome.error,
+                scoring_record(
+                    request,
+                    outcome.response.status_code,
+                    (started_ns, started),
+                    outcome.arguments,
+                    outcome.prediction,
+                    outcome.error,
                 )
             )
         return outcome.response

@@ -31,9 +31,9 @@ from scoreserver.logs import log_exception
 from scoreserver.outputs import is_werkzeug_response, to_response
 from scoreserver.protocols.model_schema import ModelSchema, read_model_schema
 from scoreserver.raw_responses import RUN_FAILED_HEADER
-from scoreserver.routes import telemetry_input
+from scoreserver.routes import scoring_record
 from scoreserver.scoring import Scorer
-from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
+from scoreserver.telemetry import AppInsights, now_ns
 
 __all__ = ["ErrorFormat", "ModelService", "Readiness", "json_value"]
 
@@ -189,18 +189,13 @@ class ModelService:
         response.raw_headers.append((_RUN_FAILED, run_failed))
         if telemetry is not None:
             telemetry.record(
-                ScoringRecord(
-                    method=request.method,
-                    path=request.scope["path"],
-                    url=str(request.url()),
-                    status_code=response.status_code,
-                    start_ns=started_ns,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    request_id=request.ids.request_id or "",
-                    client_request_id=request.ids.client_request_id or "",
-                    model_input=telemetry_input(arguments),
-                    prediction=prediction,
-                    error=failure,
+                scoring_record(
+                    request,
+                    response.status_code,
+                    (started_ns, started),
+                    arguments,
+                    prediction,
+                    failure,
                 )
             )
         return response
