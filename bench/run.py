@@ -2,7 +2,7 @@
 
     python bench/run.py [--quick] [--rounds N] [--duration S] [--out docs/performance.md]
 
-Sets up the reference and the limit in venvs under bench/.venvs/, installs wrk if it is missing,
+Sets up the reference, the limit and MLServer in venvs under bench/.venvs/, installs wrk if it is missing,
 runs scoreserver from the current environment, and writes a markdown report (also printed).
 Every server it starts is stopped before it exits, also on Ctrl-C or SIGTERM.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 from harness.campaign import Campaign, Cpus, Plan
 from harness.environments import (
     LIMIT_VENV,
+    MLSERVER_VENV,
     REFERENCE_VENV,
     ensure_venv,
     ensure_wrk,
@@ -40,7 +41,7 @@ from harness.servers import (
     scoreserver_cli,
 )
 
-BASE_CONTENDERS = ("scoreserver", "reference", "limit")
+BASE_CONTENDERS = ("scoreserver", "reference", "limit", "mlserver")
 
 
 def _csv(kind: Callable[[str], object]) -> Callable[[str], tuple[object, ...]]:
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="contenders, e.g. scoreserver,reference",
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--workloads", type=_csv(str), help="e.g. w1,w3 (default w1,w2,w3)")
+    parser.add_argument("--workloads", type=_csv(str), help="e.g. w1,w3 (default w1,w2,w3,v2)")
     parser.add_argument("--connections", type=_csv(int), help="e.g. 1,16,64 (default)")
     parser.add_argument("--workers", type=_csv(int), help="worker counts, e.g. 1,2 (default)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
@@ -101,7 +102,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         rounds=args.rounds or (1 if quick else 3),
         duration_s=args.duration or (1 if quick else 5),
         warmup_s=args.warmup if args.warmup is not None else (0 if quick else 1),
-        workloads=args.workloads or ("w1", "w2", "w3"),
+        workloads=args.workloads or ("w1", "w2", "w3", "v2"),
         connections=args.connections or ((16,) if quick else (1, 16, 64)),
         workers=args.workers or ((1,) if quick else (1, 2)),
         contenders=tuple(c for c in BASE_CONTENDERS if c in args.only),
@@ -162,13 +163,21 @@ def _toolchain(plan: Plan, setup: dict[str, str], snapshot: Path | None) -> Tool
             f"uvicorn {package_version(venv, 'uvicorn')}, uvloop {package_version(venv, 'uvloop')}"
             f", httptools {package_version(venv, 'httptools')}"
         )
+    mlserver = None
+    if "mlserver" in plan.contenders and "v2" in plan.workloads:
+        venv = ensure_venv(MLSERVER_VENV)
+        mlserver = str(venv / "bin" / "mlserver")
+        setup["mlserver"] = (
+            f"mlserver {package_version(venv, 'mlserver')}, uvicorn {package_version(venv, 'uvicorn')}"
+            ", MLSERVER_PARALLEL_WORKERS=0 (inference in the server process)"
+        )
     flag = "--concurrency" in scoreserver_cli(python, probe.scoreserver_env(), "--help").stdout
     setup["scoreserver concurrency setting"] = (
         "--concurrency 64 and SCORESERVER_CONCURRENCY=64"
         if flag
         else "SCORESERVER_CONCURRENCY=64 only (--concurrency is not in --help)"
     )
-    return Toolchain(python, reference, limit, flag, source)
+    return Toolchain(python, reference, limit, flag, source, mlserver)
 
 
 def _load_generator(choice: str, setup: dict[str, str], notes: list[str]) -> WrkLoad | PythonLoad:

@@ -7,6 +7,7 @@ them alike rather than on whichever ran during a burst.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from harness.results import LoadRun, Results, key
 from harness.servers import (
     BUSY,
     CONTENDERS,
+    V2_ONLY,
     WORKLOADS,
     Contender,
     Server,
@@ -95,6 +97,10 @@ class Campaign:
     def contenders_for(self, workload: str) -> list[Contender]:
         """The contenders of one workload, in the order they take turns."""
         chosen = [CONTENDERS[k] for k in self.plan.contenders]
+        if workload == "v2":
+            # The reference and the raw ASGI limit do not speak the Open Inference Protocol.
+            return [c for c in chosen if c.key == "scoreserver" or c.key in V2_ONLY]
+        chosen = [c for c in chosen if c.key not in V2_ONLY]
         if workload == "w3" and "scoreserver" in self.plan.contenders:
             chosen.insert(
                 chosen.index(CONTENDERS["scoreserver"]) + 1, CONTENDERS["scoreserver-c64"]
@@ -104,7 +110,8 @@ class Campaign:
     def run(self) -> Results:
         """Everything in the plan."""
         for workload in self.plan.workloads:
-            for workers in self.plan.workers:
+            # The V2 comparison is one worker each (MLServer's parallel pool is another design).
+            for workers in (1,) if workload == "v2" else self.plan.workers:
                 self._load_matrix(WORKLOADS[workload], workers)
         self._start_up()
         for busy in self.plan.busy:
@@ -138,9 +145,11 @@ class Campaign:
                 server.stop()
 
     def _check_bodies(self, servers: list[Server], workload: Workload) -> None:
-        """Note any contender whose /score answer differs from the first one's."""
+        """Note any contender whose answer differs from the first one's (V2: the output data)."""
         bodies = {
-            s.contender.key: fetch_blocking(s.port, "POST", "/score", workload.body).body
+            s.contender.key: _answer(
+                workload, fetch_blocking(s.port, "POST", workload.path, workload.body).body
+            )
             for s in servers
         }
         first_key, first = next(iter(bodies.items()))
@@ -167,9 +176,13 @@ class Campaign:
     ) -> None:
         cpus = self.cpus.load(workers)
         if rnd == 0 and self.plan.warmup_s:
-            self.load.run(server.port, workload.body, conns, self.plan.warmup_s, cpus)
+            self.load.run(
+                server.port, workload.body, conns, self.plan.warmup_s, cpus, workload.path
+            )
         meter = CpuMeter(server.process.pid)
-        result = self.load.run(server.port, workload.body, conns, self.plan.duration_s, cpus)
+        result = self.load.run(
+            server.port, workload.body, conns, self.plan.duration_s, cpus, workload.path
+        )
         others = meter.others()
         self.results.loads.append(
             LoadRun(workload.key, workers, conns, server.contender.key, rnd, result, others)
@@ -185,7 +198,7 @@ class Campaign:
     def _start_up(self) -> None:
         """Cold start and idle memory, one fresh process each time, contenders in turn."""
         workload = WORKLOADS["w1"]
-        contenders = [CONTENDERS[k] for k in self.plan.contenders]
+        contenders = [CONTENDERS[k] for k in self.plan.contenders if k not in V2_ONLY]
         for rnd in range(self.plan.rounds):
             for workers in self.plan.workers:
                 for contender in contenders:
@@ -215,7 +228,7 @@ class Campaign:
                     time.sleep(PAUSE_S)
 
     def _liveness(self, busy: Workload) -> None:
-        contenders = [CONTENDERS[k] for k in self.plan.contenders]
+        contenders = [CONTENDERS[k] for k in self.plan.contenders if k not in V2_ONLY]
         for contender in contenders:
             with self._serving([contender], busy, 1, method="GET") as servers:
                 if not servers:
@@ -227,3 +240,13 @@ class Campaign:
                 f"p99 {found.p99_ms:7.2f} ms  max {found.max_ms:7.2f} ms  "
                 f"timeouts {found.timeouts}/{found.probes}"
             )
+
+
+def _answer(workload: Workload, body: bytes) -> object:
+    """What must agree between contenders: the body, or for V2 the outputs' data."""
+    if workload.key != "v2":
+        return body
+    try:
+        return [output["data"] for output in json.loads(body)["outputs"]]
+    except (ValueError, KeyError, TypeError):
+        return body

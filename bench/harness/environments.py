@@ -30,6 +30,7 @@ class VenvSpec:
 
 REFERENCE_VENV = VenvSpec("reference", ("azureml-inference-server-http==1.5.1", "numpy"))
 LIMIT_VENV = VenvSpec("limit", ("uvicorn[standard]", "numpy"))
+MLSERVER_VENV = VenvSpec("mlserver", ("mlserver==1.7.1", "numpy"))
 
 
 def _log(message: str) -> None:

@@ -57,14 +57,22 @@ class WrkLoad:
     def __init__(self, wrk: str) -> None:
         self.wrk = wrk
 
-    def run(self, port: int, body: bytes, connections: int, seconds: int, cpus: str | None):
-        """Load the server's /score and return what wrk measured."""
+    def run(
+        self,
+        port: int,
+        body: bytes,
+        connections: int,
+        seconds: int,
+        cpus: str | None,
+        path: str = "/score",
+    ):
+        """Load the server's path (/score) and return what wrk measured."""
         with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as body_file:
             body_file.write(body)
             body_file.flush()
             argv = [self.wrk, "-t", "1", "-c", str(connections), "-d", f"{max(1, seconds)}s"]
             argv += ["--timeout", f"{REQUEST_TIMEOUT_S}s", "-s", str(LUA_SCRIPT)]
-            argv.append(f"http://{HOST}:{port}/score")
+            argv.append(f"http://{HOST}:{port}{path}")
             done = subprocess.run(
                 taskset(cpus) + argv,
                 capture_output=True,
@@ -100,12 +108,22 @@ class PythonLoad:
 
     name = "python (asyncio)"
 
-    def run(self, port: int, body: bytes, connections: int, seconds: float, cpus: str | None):
-        """Load the server's /score for `seconds` over `connections` connections."""
-        return _run_loop(self._load(port, body, connections, seconds))
+    def run(
+        self,
+        port: int,
+        body: bytes,
+        connections: int,
+        seconds: float,
+        cpus: str | None,
+        path: str = "/score",
+    ):
+        """Load the server's path (/score) for `seconds` over `connections` connections."""
+        return _run_loop(self._load(port, body, connections, seconds, path))
 
-    async def _load(self, port: int, body: bytes, connections: int, seconds: float) -> LoadResult:
-        payload = request_bytes("POST", "/score", port, body)
+    async def _load(
+        self, port: int, body: bytes, connections: int, seconds: float, path: str
+    ) -> LoadResult:
+        payload = request_bytes("POST", path, port, body)
         latencies: list[float] = []
         errors = dict.fromkeys(ERROR_KINDS, 0)
         start = time.perf_counter()

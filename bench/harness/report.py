@@ -90,6 +90,20 @@ def _startup_ratio(table: str, attribute: str | None) -> Callable:
     return measure
 
 
+def _cost_ratio(slow: str, fast: str, conns: int) -> Callable:
+    """How many times scoreserver's per-request cost on `slow` is its cost on `fast` (req/s)."""
+
+    def measure(results: Results) -> Measured | None:
+        slow_rps = [rps(r.result) for r in results.runs(slow, 1, conns, "scoreserver")]
+        fast_rps = [rps(r.result) for r in results.runs(fast, 1, conns, "scoreserver")]
+        if not slow_rps or not fast_rps or not statistics.median(slow_rps):
+            return None
+        ratio = statistics.median(fast_rps) / statistics.median(slow_rps)
+        return Measured(ratio, f"{ratio:.2f}x")
+
+    return measure
+
+
 TARGETS = (
     Target(
         "W1, 16 conns: req/s ≥ 6x reference",
@@ -120,6 +134,18 @@ TARGETS = (
         ">=",
         10.0,
         _load_ratio("w3", 16, "scoreserver-c64", "reference", rps),
+    ),
+    Target(
+        "V2 infer (W2 as a tensor), 16 conns: req/s ≥ 5x MLServer",
+        ">=",
+        5.0,
+        _load_ratio("v2", 16, "scoreserver", "mlserver", rps),
+    ),
+    Target(
+        "V2 infer, 16 conns: cost per request ≤ 1.5x W2 on /score",
+        "<=",
+        1.5,
+        _cost_ratio("v2", "w2", 16),
     ),
     Target("Liveness p99 while a sleeping run() is busy < 25 ms", "<", 25.0, _liveness_p99),
     Target(
@@ -264,6 +290,10 @@ def _method(results: Results) -> list[str]:
         "requests pays a TCP handshake, as its clients do. wrk's latency excludes the connect.",
         "- The limit is a bare ASGI callable per workload (bench/baseline/) on uvicorn with "
         "httptools and uvloop, giving the same JSON bytes; W3 sleeps in a 64-thread pool.",
+        "- V2 infer: scoreserver serves w2_matrix.py unchanged on POST /v2/models/model/infer "
+        '(the input tensor reaches run() as {"data": [[...]]}); MLServer 1.7.1 serves a custom '
+        "runtime (bench/baseline/mlserver_w2/) that decodes the tensor with its numpy codec and "
+        "multiplies it, one process (MLSERVER_PARALLEL_WORKERS=0), both answering the same data.",
         "- Cold start: from spawning the command to the first 200 on POST /score (polled every "
         "5 ms), less init() (empty in bench/workloads/). Idle memory: RSS and PSS from "
         "/proc/PID/smaps_rollup summed over the process tree, 2 s after readiness (RSS counts "

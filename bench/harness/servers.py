@@ -38,9 +38,19 @@ SERVER_VARIABLES = frozenset(known_keys()) | {
 }
 
 
+def _matrix_rows() -> list[list[float]]:
+    return [[round(((r * 10 + c) * 0.37) % 7 - 3.5, 3) for c in range(10)] for r in range(10)]
+
+
 def _matrix_body() -> bytes:
-    rows = [[round(((r * 10 + c) * 0.37) % 7 - 3.5, 3) for c in range(10)] for r in range(10)]
-    return json.dumps({"data": rows}).encode()
+    return json.dumps({"data": _matrix_rows()}).encode()
+
+
+def _v2_matrix_body() -> bytes:
+    """The W2 numbers as one Open Inference Protocol (V2) tensor named data."""
+    flat = [v for row in _matrix_rows() for v in row]
+    tensor = {"name": "data", "shape": [10, 10], "datatype": "FP64", "data": flat}
+    return json.dumps({"inputs": [tensor]}).encode()
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class Workload:
     body: bytes
     init_s: float = 0.0
     """What init() takes; subtracted from cold start. The bench scripts keep init() empty."""
+    path: str = "/score"
+    """Where the body is POSTed."""
 
 
 _HELLO_BODY = json.dumps(
@@ -63,6 +75,13 @@ WORKLOADS = {
     "w1": Workload("w1", "W1 hello (~100-byte JSON body)", "w1_hello", _HELLO_BODY),
     "w2": Workload("w2", "W2 10x10 float matrix, numpy matmul", "w2_matrix", _matrix_body()),
     "w3": Workload("w3", "W3 run() sleeps 50 ms (releases the GIL)", "w3_sleep", _HELLO_BODY),
+    "v2": Workload(
+        "v2",
+        "V2 infer: the W2 matrix as an Open Inference Protocol tensor",
+        "w2_matrix",
+        _v2_matrix_body(),
+        path="/v2/models/model/infer",
+    ),
 }
 BUSY = {
     "sleep": Workload("sleep", "2 s run() that sleeps", "busy_sleep", b"{}"),
@@ -86,7 +105,10 @@ SCORESERVER_C64 = Contender(
 )
 REFERENCE = Contender("reference", "reference (azmlinfsrv 1.5.1)", "reference")
 LIMIT = Contender("limit", "limit (raw ASGI, uvicorn)", "limit")
-CONTENDERS = {c.key: c for c in (SCORESERVER, SCORESERVER_C64, REFERENCE, LIMIT)}
+MLSERVER = Contender("mlserver", "MLServer (V2, custom numpy runtime)", "mlserver")
+CONTENDERS = {c.key: c for c in (SCORESERVER, SCORESERVER_C64, REFERENCE, LIMIT, MLSERVER)}
+V2_ONLY = frozenset({"mlserver"})
+"""Contenders that speak only the Open Inference Protocol: they serve the V2 workload alone."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +121,7 @@ class Toolchain:
     concurrency_flag: bool
     scoreserver_source: str | None = None
     """A copy of src/ put first on PYTHONPATH, so the whole run measures one version."""
+    mlserver_command: str | None = None
 
     def scoreserver_env(self) -> dict[str, str]:
         """What scoreserver's processes get on top of the cleaned environment."""
@@ -149,10 +172,25 @@ def _limit_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers:
     return argv, {}
 
 
+def _mlserver_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers: int):
+    assert tools.mlserver_command is not None
+    # No parallel inference pool: one process, as the other contenders' one worker; its gRPC
+    # and metrics servers are left on, as users run it, on ports of their own.
+    env = {
+        "MLSERVER_HOST": "127.0.0.1",
+        "MLSERVER_HTTP_PORT": str(port),
+        "MLSERVER_GRPC_PORT": str(free_port()),
+        "MLSERVER_METRICS_PORT": str(free_port()),
+        "MLSERVER_PARALLEL_WORKERS": "0",
+    }
+    return [tools.mlserver_command, "start", str(BASELINE_DIR / "mlserver_w2")], env
+
+
 _COMMANDS: dict[str, Callable[..., tuple[list[str], dict[str, str]]]] = {
     "scoreserver": _scoreserver_argv,
     "reference": _reference_argv,
     "limit": _limit_argv,
+    "mlserver": _mlserver_argv,
 }
 
 
@@ -221,7 +259,7 @@ class Server:
     def wait_ready(self, method: str = "POST", timeout: float = READY_TIMEOUT_S) -> float:
         """Poll until a request answers 200; return the seconds since the process started."""
         body = self.workload.body if method == "POST" else b""
-        path = "/score" if method == "POST" else "/"
+        path = self.workload.path if method == "POST" else "/"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

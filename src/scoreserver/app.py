@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from scoreserver._version import server_version_header
@@ -9,8 +10,10 @@ from scoreserver.cors import CorsPolicy
 from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
-from scoreserver.middleware import RoutePolicy
+from scoreserver.middleware import Endpoint, RoutePolicy
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.protocols import PROTOCOLS
+from scoreserver.protocols.core import ModelService, Readiness
 from scoreserver.routes import ScoreHandlers, build_router
 from scoreserver.scoring import Scorer
 from scoreserver.settings import Settings
@@ -29,11 +32,13 @@ def create_app(
     scorer: Scorer,
     telemetry: AppInsights | None = None,
     custody: ConnectionReporter | None = None,
+    readiness: Readiness | None = None,
 ) -> ASGIApp:
     """The whole application: routes, request ids, CORS when configured."""
+    arguments = argument_builder(script)
     handlers = ScoreHandlers(
         script=script,
-        arguments=argument_builder(script),
+        arguments=arguments,
         scorer=scorer,
         swagger=swagger,
         telemetry=telemetry,
@@ -49,7 +54,49 @@ def create_app(
         bearer_key=settings.auth_key.encode() if settings.auth_key else None,
         cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
     )
-    return build_router(handlers, policy, _swagger_ui_routes(settings, swagger, policy))
+    service = ModelService.build(
+        script,
+        scorer,
+        settings.model_name,
+        arguments,
+        readiness or Readiness(),
+        custody,
+        telemetry,
+    )
+    routes, prefixes = protocol_routes(settings, service, policy)
+    routes.update(_swagger_ui_routes(settings, swagger, policy))
+    return build_router(handlers, policy, routes, prefixes)
+
+
+_ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def protocol_routes(
+    settings: Settings, service: ModelService, policy: RoutePolicy
+) -> tuple[dict[str, ASGIApp], tuple[tuple[str, ASGIApp], ...]]:
+    """Every served protocol's routes by path, and the protocols' own 404s by path prefix."""
+    routes: dict[str, ASGIApp] = {}
+    prefixes: list[tuple[str, ASGIApp]] = []
+    for protocol in PROTOCOLS:
+        if not protocol.served(settings):
+            continue
+        handlers = importlib.import_module(protocol.module).handlers(service)
+        for route, path in protocol.paths(settings):
+            routes.setdefault(
+                path,
+                Endpoint(
+                    getattr(handlers, route.handler),
+                    frozenset(route.methods),
+                    policy,
+                    access_log=not route.probe,
+                    protected=not route.probe,
+                    error_format=handlers.error,
+                ),
+            )
+        if protocol.prefix is not None:
+            missing = Endpoint(handlers.not_found, _ANY_METHOD, policy, error_format=handlers.error)
+            prefixes.append((protocol.prefix, missing))
+    return routes, tuple(prefixes)
 
 
 def _swagger_ui_routes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scoreserver._version import __version__, server_version_header
 from scoreserver.coexistence import implementation
+from scoreserver.protocols import PROTOCOLS
 from scoreserver.settings import Settings
 
 __all__ = ["render_banner"]
@@ -57,6 +58,17 @@ def render_banner(settings: Settings) -> str:
         "---------------",
         f"Liveness Probe: GET   127.0.0.1:{health_port}/",
         f"Score:          POST  127.0.0.1:{settings.port}/score",
+        *protocol_route_lines(settings),
         "",
     ]
     return "\n".join(lines) + "\n"
+
+
+def protocol_route_lines(settings: Settings) -> list[str]:
+    """The other protocols' routes, one line each, aligned with the Azure ML ones."""
+    return [
+        f"{route.label:<16}{route.methods[0]:<6}127.0.0.1:{settings.port}{path}"
+        for protocol in PROTOCOLS
+        if protocol.served(settings)
+        for route, path in protocol.paths(settings)
+    ]

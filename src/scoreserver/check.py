@@ -66,7 +66,7 @@ class CaseResult:
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The flags of `scoreserver check`."""
     parser = argparse.ArgumentParser(
-        prog=f"{prog} check",
+        prog=prog,
         description="Load score.py, run init(), and score its schema sample and the given "
         "request files in-process, as the server would answer them. No port is opened.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import logging
 import os
@@ -29,8 +30,9 @@ USAGE_EXIT = 1
 
 _SUBCOMMANDS: dict[str, str] = {
     "check": "scoreserver.check:main",
+    "serve": "scoreserver.serve:main",
 }
-"""Subcommands by name, as "module:function(argv, prog) -> exit code", imported when used."""
+"""Subcommands by name, as "module:function(argv, prog)" imported only when used."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,6 +122,10 @@ def build_parser(prog: str = "azmlinfsrv") -> argparse.ArgumentParser:
         "thread-safe run() (an async def run() is awaited on the event loop either way).",
     )
     parser.add_argument(
+        "--model_name",
+        help="The model's name in the V2 and KServe V1 paths and metadata. Default is 'model'.",
+    )
+    parser.add_argument(
         "--reload",
         action="store_true",
         default=None,
@@ -167,6 +173,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "debug_port": args.debug_port,
         "reload": args.reload,
         "reload_model_dir": args.reload_model_dir,
+        "model_name": args.model_name,
     }
     if args.appinsights_instrumentation_key is not None:
         flags["appinsights_key"] = args.appinsights_instrumentation_key
@@ -221,7 +228,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
     prog = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in _SUBCOMMANDS:
-        sys.exit(_run_subcommand(arguments[0], arguments[1:], prog))
+        sys.exit(_run_subcommand(arguments[0], arguments[1:], f"{prog} {arguments[0]}"))
     parser = build_parser(prog)
     args = parser.parse_args(arguments)
     app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()

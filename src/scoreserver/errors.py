@@ -11,6 +11,7 @@
     │   ├── BadRequestError               400
     │   ├── NotFoundError                 404
     │   ├── MethodNotAllowedError         405
+    │   ├── NotAcceptableError            406
     │   ├── UnauthorizedError             401
     │   ├── PayloadTooLargeError          413
     │   ├── URITooLongError               414
@@ -36,6 +37,7 @@ __all__ = [
     "ExpectationFailedError",
     "HeaderTooLargeError",
     "MethodNotAllowedError",
+    "NotAcceptableError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PortInUseError",
@@ -117,6 +119,12 @@ class MethodNotAllowedError(ClientError):
 
     def __init__(self, message: str = "Method not allowed") -> None:
         super().__init__(message)
+
+
+class NotAcceptableError(ClientError):
+    """The result cannot be sent in any media type the Accept header allows."""
+
+    status_code = 406
 
 
 class UnauthorizedError(ClientError):

@@ -43,3 +43,5 @@ class WorkerLink:
     """This worker's end of the channel its connections are reported on (see custody.py)."""
     marks: ctypes.Array[ctypes.c_byte]
     """One flag per reported connection: 1 while its request waits for run()."""
+    draining: ctypes.c_byte | None = None
+    """1 once the supervisor has begun to stop: readiness probes answer "not ready"."""

@@ -157,23 +157,21 @@ class Endpoint:
     access_log: bool = True
     protected: bool = True
     """Needs the bearer key when one is configured (the liveness probe never does)."""
+    error_format: Callable[[int, str], Response] | None = None
+    """The route's protocol's error response; None is the JSON {"message": ...} of /score."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
         method: str = scope["method"]
         if method not in self.methods and not (method == "OPTIONS" and self.auto_options):
-            response = error_response(
-                MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE, RUN_FAILED_FALSE
-            )
+            response = self._error(MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE)
             await response(scope, receive, send)
             return
         start = time.perf_counter()
         headers = Headers(raw=scope["headers"])  # raw= shares the list; scope= would copy it
         oversized = _oversized(scope)
         if oversized is not None:
-            await error_response(oversized.status_code, oversized.message, RUN_FAILED_FALSE)(
-                scope, receive, send
-            )
+            await self._error(oversized.status_code, oversized.message)(scope, receive, send)
             return
         try:
             ids = RequestIds.from_raw(scope["headers"])
@@ -195,12 +193,12 @@ class Endpoint:
         except ClientDisconnected:
             return
         except ClientError as exc:
-            response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+            response = self._error(exc.status_code, exc.message)
             if isinstance(exc, UnauthorizedError):
                 response.headers["WWW-Authenticate"] = "Bearer"
         except Exception as exc:
             log_exception(exc)
-            response = error_response(500, INTERNAL_ERROR_MESSAGE, RUN_FAILED_FALSE)
+            response = self._error(500, INTERNAL_ERROR_MESSAGE)
         self._add_headers(response, ids.response_headers(), method, headers)
         # The access line goes out before the response's last byte: a client that reads the log
         # the moment its answer arrives finds the line there.
@@ -211,11 +209,19 @@ class Endpoint:
                 self._log_access(scope, method, response, start)
         await response(scope, receive, send)
 
+    def _error(self, status_code: int, message: str) -> Response:
+        """An error in the route's protocol's format (errors are rare: no cost on success)."""
+        if self.error_format is None:
+            return error_response(status_code, message, RUN_FAILED_FALSE)
+        response = self.error_format(status_code, message)
+        response.raw_headers.append((RUN_FAILED_HEADER.encode(), b"False"))
+        return response
+
     def _allow(self) -> str:
         return ", ".join(sorted(self.methods | {"OPTIONS"}, key=lambda m: _METHOD_ORDER.get(m, 9)))
 
     def _too_large(self, exc: HeaderTooLargeError, method: str, headers: Headers) -> Response:
-        response = error_response(exc.status_code, exc.message, RUN_FAILED_FALSE)
+        response = self._error(exc.status_code, exc.message)
         extra = [] if exc.request_id is None else [(b"x-request-id", exc.request_id.encode())]
         self._add_headers(response, extra, method, headers)
         return response

@@ -83,7 +83,9 @@ class PreparedResponse(Response):
         self.background = None
 
 
-def json_result(value: Any, extra_headers: list[tuple[bytes, bytes]]) -> PreparedResponse:
+def json_result(
+    value: Any, extra_headers: list[tuple[bytes, bytes]], status_code: int = 200
+) -> PreparedResponse:
     """run()'s plain result as JSON: content type and length first, then extra_headers."""
     body = encode_json(value)
     headers = [
@@ -91,7 +93,7 @@ def json_result(value: Any, extra_headers: list[tuple[bytes, bytes]]) -> Prepare
         (b"content-length", str(len(body)).encode()),
         *extra_headers,
     ]
-    return PreparedResponse(200, body, headers)
+    return PreparedResponse(status_code, body, headers)
 
 
 def is_werkzeug_response(value: Any) -> bool:

@@ -36,7 +36,13 @@ from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PathDispatch", "ScoreHandlers", "build_router", "liveness"]
+__all__ = [
+    "PathDispatch",
+    "ScoreHandlers",
+    "build_router",
+    "liveness",
+    "scoring_record",
+]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -60,6 +66,30 @@ class _Outcome:
     arguments: RunArguments | None = None
     prediction: Any = None
     error: BaseException | None = None
+
+
+def scoring_record(
+    request: IncomingRequest,
+    status_code: int,
+    started: tuple[int, float],
+    arguments: RunArguments | None,
+    prediction: Any,
+    error: BaseException | None,
+) -> ScoringRecord:
+    """The telemetry record of one scored request; started is (now_ns(), perf_counter())."""
+    return ScoringRecord(
+        method=request.method,
+        path=request.scope["path"],
+        url=str(request.url()),
+        status_code=status_code,
+        start_ns=started[0],
+        duration_ms=(time.perf_counter() - started[1]) * 1000,
+        request_id=request.ids.request_id or "",
+        client_request_id=request.ids.client_request_id or "",
+        model_input=_input_of(arguments),
+        prediction=prediction,
+        error=error,
+    )
 
 
 def _input_of(arguments: RunArguments | None) -> Any:
@@ -133,18 +163,13 @@ class ScoreHandlers:
             outcome = _Outcome(response, arguments, error=exc)
         if telemetry is not None:
             telemetry.record(
-                ScoringRecord(
-                    method=request.method,
-                    path=request.scope["path"],
-                    url=str(request.url()),
-                    status_code=outcome.response.status_code,
-                    start_ns=started_ns,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    request_id=request.ids.request_id or "",
-                    client_request_id=request.ids.client_request_id or "",
-                    model_input=_input_of(outcome.arguments),
-                    prediction=outcome.prediction,
-                    error=outcome.error,
+                scoring_record(
+                    request,
+                    outcome.response.status_code,
+                    (started_ns, started),
+                    outcome.arguments,
+                    outcome.prediction,
+                    outcome.error,
                 )
             )
         return outcome.response
@@ -195,12 +220,23 @@ class PathDispatch:
     """
 
     routes: dict[str, ASGIApp]
+    prefixes: tuple[tuple[str, ASGIApp], ...] = ()
+    """Unknown paths under a protocol's prefix get that protocol's own 404 (looked at on a miss)."""
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The route's endpoint serving the request (its coroutine, not one more layer around it)."""
         if scope["type"] != "http":
             return _ignored()
-        return self.routes.get(scope["path"], not_found)(scope, receive, send)
+        endpoint = self.routes.get(scope["path"])
+        if endpoint is None:
+            endpoint = self._unknown(scope["path"])
+        return endpoint(scope, receive, send)
+
+    def _unknown(self, path: str) -> ASGIApp:
+        for prefix, endpoint in self.prefixes:
+            if path.startswith(prefix):
+                return endpoint
+        return not_found
 
 
 async def _ignored() -> None:
@@ -208,12 +244,15 @@ async def _ignored() -> None:
 
 
 def build_router(
-    handlers: ScoreHandlers, policy: RoutePolicy, extra: dict[str, ASGIApp] | None = None
+    handlers: ScoreHandlers,
+    policy: RoutePolicy,
+    protocols: dict[str, ASGIApp] | None = None,
+    prefixes: tuple[tuple[str, ASGIApp], ...] = (),
 ) -> PathDispatch:
-    """The route table: liveness, score, swagger and any extra routes, anything else a JSON 404."""
-    routes: dict[str, ASGIApp] = dict(extra or {})
-    routes.update(
+    """The route table: liveness, score and swagger, the other routes given, else a 404."""
+    return PathDispatch(
         {
+            **(protocols or {}),
             "/": Endpoint(
                 liveness, frozenset({"GET", "HEAD"}), policy, access_log=False, protected=False
             ),
@@ -224,6 +263,6 @@ def build_router(
                 auto_options=False,
             ),
             "/swagger.json": Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
-        }
+        },
+        prefixes,
     )
-    return PathDispatch(routes)

@@ -99,12 +99,15 @@ class Supervisor:
     _stopping: bool = False
     _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
+    _draining: c_byte = field(init=False)
+    """Set at the stop signal, read by the workers' readiness probes."""
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
         wake_read, wake_write = socket.socketpair()
         wake_read.setblocking(False)
         wake_write.setblocking(False)
+        self._draining = multiprocessing.get_context("fork").RawValue(c_byte, 0)
         # Before anything slow (a preloaded init(), binding): a stop signal during start-up is
         # a clean stop, not a kill by the default handler.
         self._install_signals(wake_write)
@@ -136,6 +139,9 @@ class Supervisor:
                 held = [h for w in self.workers for h in w.custodian.held()]
                 self.reloader = Reloader.start(self.settings, spawn, [*sockets, *wake, *held])
             self._supervise(sockets, wake)
+            # Readiness says "not ready" from the signal on; everything is still served while
+            # load balancers (Kubernetes endpoints) take the server out of rotation.
+            self._pause(self.settings.readiness_drain_s, stopping=True)
             return 0
         finally:
             # The supervisor's copies of the listening sockets close first, so that once the
@@ -160,6 +166,7 @@ class Supervisor:
     def _install_signals(self, wake_write: socket.socket) -> None:
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self._stopping = True
+            self._draining.value = 1
             # A full pipe means a wake-up is already pending.
             with contextlib.suppress(OSError):
                 wake_write.send(b"\0")
@@ -176,7 +183,9 @@ class Supervisor:
         marks = context.RawArray(c_byte, MAX_GUARDED_CONNECTIONS)
         supervisor_end, worker_end = custody_channel()
         self._availability[slot] = True  # not serving yet: the others should not wait for it
-        link = WorkerLink(sender, heartbeat, self._availability, slot, worker_end, marks)
+        link = WorkerLink(
+            sender, heartbeat, self._availability, slot, worker_end, marks, self._draining
+        )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.
         foreign: list[socket.socket | int] = [*wake, supervisor_end]
@@ -367,10 +376,11 @@ class Supervisor:
             self._pause(RESTART_DELAY_S)  # its init() failed: do not spin
         self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
 
-    def _pause(self, seconds: float) -> None:
-        """Wait, still taking the workers' connection copies, so the channel does not fill up."""
+    def _pause(self, seconds: float, stopping: bool = False) -> None:
+        """Wait, still taking the workers' connection copies, so the channel does not fill up;
+        a stop cuts the wait short unless the wait is part of stopping."""
         deadline = time.monotonic() + seconds
-        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+        while (stopping or not self._stopping) and (left := deadline - time.monotonic()) > 0:
             # A dead worker's custodian is closed already (its fileno is -1).
             custodians = [w.custodian for w in self.workers if w.custodian.fileno() >= 0]
             for ready in wait(custodians, timeout=left):  # type: ignore[arg-type]

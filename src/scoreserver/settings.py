@@ -142,6 +142,24 @@ class Settings(BaseModel):
     swagger_ui: bool = Field(True, alias="SCORESERVER_SWAGGER_UI")
     """Serve the Swagger UI page at /swagger (false turns it off)."""
 
+    model_name: str = Field("model", min_length=1, alias="SCORESERVER_MODEL_NAME")
+    """The model's name in the V2, KServe V1 paths and metadata; another name there is a 404."""
+
+    readiness_drain_s: float = Field(0.0, ge=0, alias="SCORESERVER_READINESS_DRAIN_S")
+    """Seconds between a stop signal and the drain during which readiness says "not ready"."""
+
+    vertex_http_port: int | None = Field(None, ge=1, le=65535, alias="AIP_HTTP_PORT")
+    """Vertex AI's port for the container; used when no port is given otherwise."""
+
+    vertex_health_route: str | None = Field(None, alias="AIP_HEALTH_ROUTE")
+    """Vertex AI's health check path, served as a readiness probe when set."""
+
+    vertex_predict_route: str | None = Field(None, alias="AIP_PREDICT_ROUTE")
+    """Vertex AI's prediction path ({"instances": [...]} → {"predictions": [...]}) when set."""
+
+    vertex_storage_uri: str | None = Field(None, alias="AIP_STORAGE_URI")
+    """Vertex AI's model location: a local path (or file:// URI) is the model directory."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
@@ -254,4 +272,20 @@ def _resolved(settings: Settings) -> Settings:
         updates["entry_script"] = (settings.app_root / settings.entry_script).absolute()
     if settings.source_directory is not None and not settings.source_directory.is_absolute():
         updates["source_directory"] = settings.app_root / settings.source_directory
+    updates.update(_vertex_defaults(settings))
     return settings.model_copy(update=updates) if updates else settings
+
+
+def _vertex_defaults(settings: Settings) -> dict[str, Any]:
+    """Vertex AI's port and local model location, where nothing more specific was given."""
+    updates: dict[str, Any] = {}
+    if settings.vertex_http_port is not None and "port" not in settings.model_fields_set:
+        updates["port"] = settings.vertex_http_port
+    uri = settings.vertex_storage_uri
+    if uri and settings.model_dir is None:
+        scheme, _, rest = uri.partition("://")
+        if not rest:
+            updates["model_dir"] = uri
+        elif scheme == "file":
+            updates["model_dir"] = rest
+    return updates

@@ -30,6 +30,7 @@ from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.protocols.core import Readiness
 from scoreserver.scoring import Scorer
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
@@ -128,7 +129,8 @@ def run_worker(
         sys.exit(SCRIPT_FAILURE_EXIT)
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
     reporter = ConnectionReporter(link.custody, link.marks)
-    app = create_app(settings, script, swagger, scorer, telemetry, reporter)
+    readiness = Readiness(link.draining)
+    app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness)
     if settings.cors_origin_list:
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)

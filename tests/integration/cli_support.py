@@ -118,16 +118,17 @@ def scrubbed_environ() -> Iterator[None]:
 
 @contextmanager
 def serving_default_port(
-    args: Sequence[str], env: Mapping[str, str] | None = None
+    args: Sequence[str], env: Mapping[str, str] | None = None, port: int = 5001
 ) -> Iterator[RunningServer]:
-    """A server started without --port at all, so it picks its own (5001 by contract)."""
+    """A server started without --port at all, so it picks its own (5001 by contract, or the
+    one a platform's variable names)."""
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     log = Path(tempfile.mkstemp(prefix="scoreserver-", suffix=".log")[1])
     with log.open("wb") as sink:
         process = subprocess.Popen(
             cli_command(*args), stdout=sink, stderr=subprocess.STDOUT, env=full_env
         )
-    server = RunningServer(process=process, port=5001, log_path=log)
+    server = RunningServer(process=process, port=port, log_path=log)
     try:
         wait_until_ready(server)
         yield server

@@ -219,3 +219,16 @@ def test_records_name_the_scoring_url(receiver: Receiver, tmp_path: Path) -> Non
     assert response.status_code == 200
     assert request["data"]["baseData"]["name"] == "GET /score"
     assert request["data"]["baseData"]["url"].startswith(server.url + "/score")
+
+
+def test_protocol_routes_are_recorded_too(receiver: Receiver, tmp_path: Path) -> None:
+    key = str(uuid.uuid4())
+    with serving(_args(key), env=_telemetry_env(key, receiver.port), cwd=tmp_path) as server:
+        response = server.client().post("/v1/models/model:predict", json={"instances": ["v1in"]})
+        request_id = response.headers["x-request-id"]
+        request = _single(receiver, REQUEST, request_id)
+        message = _single(receiver, MESSAGE, request_id)
+    assert response.status_code == 200
+    assert request["data"]["baseData"]["name"] == "POST /v1/models/model:predict"
+    assert request["data"]["baseData"]["responseCode"] == "200"
+    assert "v1in" in _properties(message)["Input"]

@@ -20,6 +20,7 @@ SECTIONS = (
     "### W1 hello",
     "### W2 10x10 float matrix",
     "### W3 run() sleeps 50 ms",
+    "### V2 infer: the W2 matrix as an Open Inference Protocol tensor",
     "## Cold start",
     "## Idle memory",
     "## Liveness while busy",
@@ -53,5 +54,6 @@ def test_quick_benchmark_writes_the_report(tmp_path: Path) -> None:
     for section in SECTIONS:
         assert section in report, f"{section!r} missing from:\n{report}"
     assert "scoreserver, concurrency 64" in report
+    assert "V2 infer, 16 conns: cost per request" in report
     assert report.strip() in done.stdout
     assert list((tmp_path / "results").glob("*.json"))

@@ -78,7 +78,7 @@ def test_banner_shows_version_settings_and_routes(default_output: tuple[int, str
             "---------------",
             f"Liveness Probe: GET   127.0.0.1:{port}/",
             f"Score:          POST  127.0.0.1:{port}/score",
-            "",
+            f"V2 Live:        GET   127.0.0.1:{port}/v2/health/live",
         ]
     )
     assert expected in output

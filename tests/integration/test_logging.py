@@ -66,7 +66,9 @@ def test_every_log_line_has_the_reference_format_in_utc(logs_server: RunningServ
         assert abs((now - stamp).total_seconds()) < 120, line
     # After the banner, every line is a record, apart from what the script wrote to stderr.
     output = logs_server.output()
-    after_banner = output[output.index("/score\n") + len("/score\n") :].splitlines()
+    # The banner ends with the blank line after its route list.
+    banner_end = output.index("\n\n", output.index("Server Routes\n"))
+    after_banner = output[banner_end:].splitlines()
     stray = [
         line
         for line in after_banner

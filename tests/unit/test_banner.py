@@ -56,8 +56,43 @@ def test_default_banner_is_the_reference_text_naming_scoreserver() -> None:
         "---------------\n"
         "Liveness Probe: GET   127.0.0.1:5301/\n"
         "Score:          POST  127.0.0.1:5301/score\n"
+        f"{OTHER_PROTOCOL_ROUTES.format(port=5301)}"
         "\n"
     )
+
+
+# The reference's banner lists its two routes; the other protocols' routes follow them.
+OTHER_PROTOCOL_ROUTES = (
+    "V2 Live:        GET   127.0.0.1:{port}/v2/health/live\n"
+    "V2 Ready:       GET   127.0.0.1:{port}/v2/health/ready\n"
+    "V2 Server:      GET   127.0.0.1:{port}/v2\n"
+    "V2 Metadata:    GET   127.0.0.1:{port}/v2/models/model\n"
+    "V2 Model Ready: GET   127.0.0.1:{port}/v2/models/model/ready\n"
+    "V2 Infer:       POST  127.0.0.1:{port}/v2/models/model/infer\n"
+    "V2 Metadata:    GET   127.0.0.1:{port}/v2/models/model/versions/1\n"
+    "V2 Model Ready: GET   127.0.0.1:{port}/v2/models/model/versions/1/ready\n"
+    "V2 Infer:       POST  127.0.0.1:{port}/v2/models/model/versions/1/infer\n"
+    "V1 Models:      GET   127.0.0.1:{port}/v1/models\n"
+    "V1 Model:       GET   127.0.0.1:{port}/v1/models/model\n"
+    "V1 Predict:     POST  127.0.0.1:{port}/v1/models/model:predict\n"
+    "SageMaker Ping: GET   127.0.0.1:{port}/ping\n"
+    "SageMaker Run:  POST  127.0.0.1:{port}/invocations\n"
+)
+
+
+def test_vertex_routes_and_the_model_name_show_when_configured() -> None:
+    settings = Settings(
+        entry_script=SCRIPT,
+        port=8080,
+        SCORESERVER_MODEL_NAME="iris",
+        AIP_HEALTH_ROUTE="/health",
+        AIP_PREDICT_ROUTE="/v1/endpoints/1/deployedModels/2:predict",
+    )
+    text = render_banner(settings)
+    assert "V2 Infer:       POST  127.0.0.1:8080/v2/models/iris/infer\n" in text
+    assert "V1 Predict:     POST  127.0.0.1:8080/v1/models/iris:predict\n" in text
+    assert "Vertex Health:  GET   127.0.0.1:8080/health\n" in text
+    assert "Vertex Predict: POST  127.0.0.1:8080/v1/endpoints/1/deployedModels/2:predict\n" in text
 
 
 def test_rows_show_the_configured_values() -> None:

@@ -362,3 +362,42 @@ def test_developer_loop_settings_default_and_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("SCORESERVER_SWAGGER_UI", "false")
     settings = Settings.from_sources()
     assert (settings.reload, settings.reload_model_dir, settings.swagger_ui) == (True, True, False)
+
+
+def loaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environ: dict[str, str], **flags: Any
+) -> Any:
+    """Settings as load_settings builds them from these variables, in an empty folder."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return load_settings(flags)[0]
+
+
+def test_vertex_port_applies_only_when_no_port_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert loaded(monkeypatch, tmp_path, {"AIP_HTTP_PORT": "8081"}).port == 8081
+    assert loaded(monkeypatch, tmp_path, {}, port=6000).port == 6000
+    assert loaded(monkeypatch, tmp_path, {"SCORESERVER_PORT": "7000"}).port == 7000
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"AIP_STORAGE_URI": "/models/iris"}, "/models/iris"),
+        ({"AIP_STORAGE_URI": "file:///models/iris"}, "/models/iris"),
+        ({"AIP_STORAGE_URI": "gs://bucket/iris"}, None),
+        ({"AIP_STORAGE_URI": "/a", "AZUREML_MODEL_DIR": "/b"}, "/b"),
+    ],
+)
+def test_vertex_storage_uri_is_the_model_dir_when_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environ: dict[str, str], expected: str | None
+) -> None:
+    assert loaded(monkeypatch, tmp_path, environ).model_dir == expected
+
+
+def test_model_name_defaults_to_model() -> None:
+    assert Settings.from_sources(environ={}).model_name == "model"
+    assert Settings.from_sources(environ={"SCORESERVER_MODEL_NAME": "iris"}).model_name == "iris"
+    assert Settings.from_sources({"model_name": "a"}, environ={}).model_name == "a"

@@ -1,0 +1,100 @@
+"""The {"instances": [...]} → {"predictions": [...]} mapping that KServe V1 and Vertex AI share.
+
+For run(data), the instances (or inputs) arrive as a JSON string {"data": ...}, so the usual
+Azure ML `json.loads(data)["data"]` works unchanged; request parameters come along as
+"parameters". For @input_schema, the instances are the value of run()'s one parameter; with
+several parameters, each instance is an object of them (TensorFlow Serving's row format) or
+"inputs" is an object of columns by parameter name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from scoreserver.entry_script import InputMode
+from scoreserver.errors import BadRequestError
+from scoreserver.inputs import IncomingRequest, RunArguments
+from scoreserver.outputs import json_result
+from scoreserver.protocols.core import ModelService, json_value
+
+__all__ = ["instances_arguments", "json_response", "predictions_response"]
+
+_EXPECTED = 'Expected a JSON object {"instances": [...]} (or {"inputs": ...}).'
+
+
+def json_response(status_code: int, value: Any) -> Response:
+    """A JSON response in the json.dumps format /score uses."""
+    return json_result(value, [], status_code)
+
+
+def _body(request: IncomingRequest) -> dict[str, Any]:
+    if not request.body.strip():
+        raise BadRequestError(f"The request body is empty. {_EXPECTED}")
+    try:
+        body = json.loads(request.body)
+    except ValueError as exc:
+        raise BadRequestError(f"The request body is not valid JSON ({exc}). {_EXPECTED}") from exc
+    if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
+        raise BadRequestError(_EXPECTED)
+    if "instances" in body and not isinstance(body["instances"], list):
+        raise BadRequestError('"instances" must be a list, one entry per instance.')
+    return body
+
+
+def _named(service: ModelService, key: str, value: Any) -> dict[str, Any]:
+    """The values by parameter name, for @input_schema scripts."""
+    names = {p.name for p in service.script.parameters}
+    if key == "inputs" and isinstance(value, dict) and names & value.keys():
+        return value
+    if (
+        key == "instances"
+        and len(names) > 1
+        and value
+        and all(isinstance(i, dict) and names & i.keys() for i in value)
+    ):
+        present = set.intersection(*(set(i) for i in value)) & names
+        return {name: [i[name] for i in value] for name in present}
+    return {key: value}
+
+
+def instances_arguments(service: ModelService, request: IncomingRequest) -> RunArguments:
+    """run()'s arguments for an instances (or inputs) request."""
+    if service.script.mode is InputMode.RAW:
+        return service.raw_arguments(request)
+    body = _body(request)
+    key = "instances" if "instances" in body else "inputs"
+
+    def plain() -> str:
+        payload: dict[str, Any] = {"data": body[key]}
+        if "parameters" in body:
+            payload["parameters"] = body["parameters"]
+        return json.dumps(payload)
+
+    return service.by_name(request, _named(service, key, body[key]), plain)
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    module = type(value).__module__.partition(".")[0]
+    if module == "pandas" and hasattr(value, "columns"):
+        records: list[Any] = json.loads(value.to_json(orient="records", date_format="iso"))
+        return records
+    if module in ("numpy", "pandas") and hasattr(value, "tolist"):
+        listed = value.tolist()
+        return listed if isinstance(listed, list) else None
+    if isinstance(value, list | tuple):
+        return list(value)
+    return None
+
+
+def predictions_response(value: Any) -> Response:
+    """run()'s result as {"predictions": [...]}: a list is the predictions, one value is one
+    prediction, and a dict that already holds "predictions" is the answer as it is."""
+    if isinstance(value, str):
+        value = json_value(value)
+    if isinstance(value, dict) and "predictions" in value:
+        return json_response(200, value)
+    listed = _as_list(value)
+    return json_response(200, {"predictions": listed if listed is not None else [value]})

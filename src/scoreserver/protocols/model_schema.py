@@ -1,0 +1,177 @@
+"""What a script's inference-schema decorators say: each input's type, the output's, as tensors.
+
+inference-schema keeps each decorator's parameter type only in the closure of the wrapper it
+installs (its public schema_util gives the JSON schema, not the type that converts input). That
+closure is read here, guarded: if a future inference-schema stores it differently, the types
+come back empty, the protocols pass plain JSON values on, and the decorator converts them as it
+does for /score (a value it rejects is then run()'s 500, as on /score, not a 400).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoreserver.errors import BadRequestError
+from scoreserver.protocols.tensors import datatype_of_dtype, output_tensors
+
+__all__ = ["ModelSchema", "read_model_schema"]
+
+
+def _closure_values(function: Any) -> dict[str, Any]:
+    code = getattr(function, "__code__", None)
+    cells = getattr(function, "__closure__", None) or ()
+    if code is None:
+        return {}
+    return {
+        name: cell.cell_contents
+        for name, cell in zip(code.co_freevars, cells, strict=False)
+        if _has_contents(cell)
+    }
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _decorator_closures(run: Callable[..., Any]) -> list[dict[str, Any]]:
+    """The closure of each inference-schema wrapper around run(), outermost first (bounded)."""
+    closures = []
+    current: Any = run
+    for _ in range(32):
+        wrapper = getattr(current, "_self_wrapper", None)
+        if wrapper is None:
+            break
+        closures.append(_closure_values(wrapper))
+        current = getattr(current, "__wrapped__", None)
+    return closures
+
+
+@dataclass(frozen=True)
+class ModelSchema:
+    """The declared types of run()'s inputs and of its output, where the script declares them."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Parameter name → inference-schema parameter type."""
+    output_example: Any = None
+    """The example of run()'s @output_schema (its JSON form), when it declares one."""
+
+    def convert(self, name: str, value: Any) -> Any:
+        """The value as the parameter's type converts it; a value it rejects is the client's 400."""
+        param_type = self.inputs.get(name)
+        if param_type is None:
+            return value
+        value = _as_records(param_type, _unwrapped(param_type, value))
+        try:
+            converted = param_type.deserialize_input(copy.deepcopy(value))
+        except Exception as exc:
+            raise BadRequestError(
+                f"Input {name!r} does not fit run()'s schema ({type(param_type).__name__}, as "
+                f"{_example(param_type)}): {exc}"
+            ) from exc
+        # numpy and pandas values pass through the decorator as they are; standard types are
+        # converted again there, so they go in as the client sent them.
+        return value if _is_standard(param_type) else converted
+
+    def input_metadata(self) -> list[dict[str, Any]]:
+        """The inputs as V2 metadata tensors (name, datatype, shape; -1 is any size)."""
+        return [_metadata(name, t) for name, t in self.inputs.items()]
+
+    def output_metadata(self) -> list[dict[str, Any]]:
+        """The output as V2 metadata tensors, when run() declares one."""
+        if self.output_example is None:
+            return []
+        try:
+            tensors = output_tensors(self.output_example)
+        except (TypeError, ValueError):
+            return []
+        return [
+            {"name": t.name, "datatype": t.datatype, "shape": [-1, *t.shape[1:]]} for t in tensors
+        ]
+
+
+def _unwrapped(param_type: Any, value: Any) -> Any:
+    """A one-element tensor for a scalar parameter is that scalar; JSON text for an object or
+    list parameter (a BYTES tensor) is that object or list."""
+    sample = getattr(param_type, "sample_input", None)
+    if not _is_standard(param_type) or not isinstance(value, list) or len(value) != 1:
+        return value
+    if isinstance(sample, bool | int | float | str):
+        return value[0]
+    if isinstance(sample, dict | list) and isinstance(value[0], str):
+        try:
+            return json.loads(value[0])
+        except ValueError:
+            return value
+    return value
+
+
+def _as_records(param_type: Any, value: Any) -> Any:
+    """Rows of values for a DataFrame parameter become records named by the sample's columns."""
+    columns = getattr(getattr(param_type, "sample_input", None), "columns", None)
+    if columns is None or getattr(param_type, "orient", "records") != "records":
+        return value
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        names = [str(c) for c in columns]
+        return [dict(zip(names, row, strict=False)) for row in value]
+    return value
+
+
+def _is_standard(param_type: Any) -> bool:
+    return type(param_type).__name__ == "StandardPythonParameterType"
+
+
+def _example(param_type: Any) -> str:
+    sample: Any = getattr(param_type, "sample_input", None)
+    try:
+        text = json.dumps(sample.tolist() if hasattr(sample, "tolist") else sample, default=str)
+    except (TypeError, ValueError):
+        text = repr(sample)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _metadata(name: str, param_type: Any) -> dict[str, Any]:
+    sample: Any = getattr(param_type, "sample_input", None)
+    if hasattr(sample, "columns"):  # a DataFrame: rows of its columns
+        kinds = {datatype_of_dtype(d) for d in sample.dtypes}
+        datatype = kinds.pop() if len(kinds) == 1 else "BYTES"
+        return {"name": name, "datatype": datatype, "shape": [-1, len(sample.columns)]}
+    try:
+        tensors = output_tensors(sample)
+    except (TypeError, ValueError):
+        tensors = []
+    if len(tensors) != 1 or isinstance(sample, dict):
+        return {"name": name, "datatype": "BYTES", "shape": [1]}
+    shape = tensors[0].shape
+    if isinstance(sample, list) or hasattr(sample, "shape"):
+        shape = [-1, *shape[1:]]
+    return {"name": name, "datatype": tensors[0].datatype, "shape": shape}
+
+
+def read_model_schema(run: Callable[..., Any]) -> ModelSchema:
+    """The parameter types of run()'s decorators; empty when they cannot be read."""
+    inputs: dict[str, Any] = {}
+    try:
+        from inference_schema import schema_util
+        from inference_schema.parameter_types.abstract_parameter_type import (
+            AbstractParameterType,
+        )
+    except ImportError:
+        return ModelSchema()
+    for closure in _decorator_closures(run):
+        param_type = closure.get("param_type")
+        name = closure.get("param_name")
+        if isinstance(param_type, AbstractParameterType) and isinstance(name, str):
+            inputs.setdefault(name, param_type)
+    try:
+        example = schema_util.get_output_schema(run).get("example")
+    except Exception:  # an undecorated run(), or a schema this version cannot read
+        example = None
+    return ModelSchema(inputs, example)

@@ -1,0 +1,319 @@
+"""Open Inference Protocol tensors: JSON and binary data to nested lists, and results back to tensors.
+
+Plain Python on purpose: numpy is not a dependency of the server, and the struct module unpacks
+and packs a whole tensor in one C call either way. numpy arrays and pandas objects that run()
+returns are read through their own methods, without importing either library here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoreserver.errors import BadRequestError
+
+__all__ = [
+    "DATATYPES",
+    "InputTensor",
+    "OutputTensor",
+    "datatype_of_dtype",
+    "decode_input",
+    "output_tensors",
+    "pack_binary",
+]
+
+DATATYPES: dict[str, str] = {
+    "BOOL": "?",
+    "UINT8": "B",
+    "UINT16": "H",
+    "UINT32": "I",
+    "UINT64": "Q",
+    "INT8": "b",
+    "INT16": "h",
+    "INT32": "i",
+    "INT64": "q",
+    "FP16": "e",
+    "FP32": "f",
+    "FP64": "d",
+    "BYTES": "",
+}
+"""Each V2 datatype and its struct format character (little-endian on the wire)."""
+
+_DTYPE_KINDS = {"b": "BOOL", "u": "UINT", "i": "INT", "f": "FP"}
+
+_LENGTH = struct.Struct("<I")
+
+
+@dataclass(slots=True)
+class InputTensor:
+    """One request input: its name, shape, datatype and values as nested lists."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    value: list[Any]
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class OutputTensor:
+    """One response output: shape, datatype and the values in row-major order."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    flat: list[Any]
+
+    def as_json(self, binary_size: int | None = None) -> dict[str, Any]:
+        """The output's JSON object, with its data or, for binary data, its size."""
+        body: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": self.shape}
+        if binary_size is None:
+            body["data"] = self.flat
+        else:
+            body["parameters"] = {"binary_data_size": binary_size}
+        return body
+
+
+def _element_count(shape: list[int]) -> int:
+    return math.prod(shape)
+
+
+def _checked_header(raw: Any) -> tuple[str, list[int], str, dict[str, Any]]:
+    """The name, shape, datatype and parameters of an input object, or a 400 saying what is wrong."""
+    if not isinstance(raw, dict):
+        raise BadRequestError(
+            "Each entry of 'inputs' must be an object with name, shape, datatype."
+        )
+    name, shape, datatype = raw.get("name"), raw.get("shape"), raw.get("datatype")
+    if not isinstance(name, str):
+        raise BadRequestError("An input has no 'name' (a string).")
+    if not (
+        isinstance(shape, list)
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise BadRequestError(
+            f"Input {name!r} needs a 'shape': a list of non-negative integers, as [2, 4]."
+        )
+    if datatype not in DATATYPES:
+        raise BadRequestError(
+            f"Input {name!r} has datatype {datatype!r}; expected one of {', '.join(DATATYPES)}."
+        )
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BadRequestError(f"The 'parameters' of input {name!r} must be an object.")
+    return name, shape, datatype, parameters
+
+
+def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[InputTensor, int]:
+    """An input object, its data from JSON or from the binary part at offset; the next offset."""
+    name, shape, datatype, parameters = _checked_header(raw)
+    count = _element_count(shape)
+    size = parameters.get("binary_data_size")
+    if size is not None:
+        if binary is None or not isinstance(size, int) or offset + size > len(binary):
+            raise BadRequestError(
+                f"Input {name!r} declares binary_data_size {size!r}, but the request does not "
+                f"carry that many bytes after its JSON header (Inference-Header-Content-Length)."
+            )
+        flat = _unpack(name, datatype, count, binary[offset : offset + size])
+        offset += size
+    else:
+        if "data" not in raw:
+            raise BadRequestError(
+                f"Input {name!r} has neither 'data' nor a 'binary_data_size' parameter."
+            )
+        flat = _flatten(raw["data"])
+        if len(flat) != count:
+            raise BadRequestError(
+                f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
+            )
+        if datatype != "BYTES" and not {type(v) for v in flat} <= _JSON_NUMBERS:
+            raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
+    return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
+
+
+_JSON_NUMBERS = frozenset({int, float, bool})
+
+
+def _flatten(data: Any) -> list[Any]:
+    """Nested lists in row-major order (the protocol allows both flat and nested data)."""
+    if not isinstance(data, list | tuple):
+        return [data]
+    kinds = {type(item) for item in data}  # one pass in C, rather than isinstance per item
+    if list not in kinds and tuple not in kinds:
+        return data if isinstance(data, list) else list(data)
+    flat: list[Any] = []
+    for item in data:
+        flat.extend(_flatten(item))
+    return flat
+
+
+def _reshape(flat: list[Any], shape: list[int]) -> list[Any]:
+    """Row-major flat values as nested lists of the shape ([] and [n] stay flat)."""
+    if len(shape) <= 1:
+        return flat
+    nested: list[Any] = flat
+    for dim in reversed(shape[1:]):
+        nested = [nested[i : i + dim] for i in range(0, len(nested), dim)] if dim else []
+    return nested
+
+
+def _unpack(name: str, datatype: str, count: int, chunk: memoryview) -> list[Any]:
+    """Binary tensor data: little-endian values, or length-prefixed strings for BYTES."""
+    if datatype == "BYTES":
+        return _unpack_bytes(name, count, chunk)
+    fmt = f"<{count}{DATATYPES[datatype]}"
+    if struct.calcsize(fmt) != len(chunk):
+        raise BadRequestError(
+            f"Input {name!r} has {len(chunk)} bytes of binary data; {count} {datatype} values "
+            f"need {struct.calcsize(fmt)}."
+        )
+    return list(struct.unpack(fmt, chunk))
+
+
+def _unpack_bytes(name: str, count: int, chunk: memoryview) -> list[Any]:
+    values: list[Any] = []
+    at = 0
+    while at < len(chunk):
+        if at + 4 > len(chunk):
+            raise BadRequestError(f"Input {name!r}: a BYTES element's 4-byte length is cut off.")
+        (length,) = _LENGTH.unpack_from(chunk, at)
+        at += 4
+        if at + length > len(chunk):
+            raise BadRequestError(f"Input {name!r}: a BYTES element is shorter than its length.")
+        element = bytes(chunk[at : at + length])
+        at += length
+        try:
+            values.append(element.decode("utf-8"))
+        except UnicodeDecodeError:
+            values.append(element)
+    if len(values) != count:
+        raise BadRequestError(f"Input {name!r} has {len(values)} BYTES elements; expected {count}.")
+    return values
+
+
+def datatype_of_dtype(dtype: Any) -> str:
+    """The V2 datatype of a numpy dtype (strings and objects are BYTES)."""
+    prefix = _DTYPE_KINDS.get(getattr(dtype, "kind", ""))
+    if prefix is None:
+        return "BYTES"
+    return "BOOL" if prefix == "BOOL" else f"{prefix}{dtype.itemsize * 8}"
+
+
+def output_tensors(value: Any) -> list[OutputTensor]:
+    """run()'s result as outputs: a dict or DataFrame gives one per key or column, else output-0."""
+    if value is None:
+        return []
+    if _is_dataframe(value):
+        return [_tensor(str(column), value[column]) for column in value.columns]
+    if isinstance(value, dict):
+        return [_tensor(str(key), item) for key, item in value.items()]
+    return [_tensor("output-0", value)]
+
+
+def _is_dataframe(value: Any) -> bool:
+    return type(value).__module__.startswith("pandas") and hasattr(value, "columns")
+
+
+def _tensor(name: str, value: Any) -> OutputTensor:
+    """One output from an array, a pandas Series, a list or a scalar."""
+    if hasattr(value, "to_numpy") and type(value).__module__.startswith("pandas"):
+        value = value.to_numpy()
+    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "tolist"):
+        shape = [int(d) for d in value.shape] or [1]
+        datatype = datatype_of_dtype(value.dtype)
+        flat = value.reshape(-1).tolist() if value.shape else [value.tolist()]
+        if datatype == "BYTES":
+            flat = [_text(v) for v in flat]
+        return OutputTensor(name, shape, datatype, flat)
+    if isinstance(value, list | tuple):
+        shape = _shape_of(value)
+        flat = _flatten(value)
+        if len(flat) != math.prod(shape) or _ragged(value, shape):
+            raise ValueError(f"run() returned ragged nested lists for output {name!r}")
+        return _typed(name, shape, flat)
+    return _typed(name, [1], [value])
+
+
+def _typed(name: str, shape: list[int], flat: list[Any]) -> OutputTensor:
+    """Plain values as a tensor of the datatype they all fit; anything else is text (BYTES)."""
+    datatype = _datatype_of(flat)
+    return OutputTensor(
+        name, shape, datatype, [_text(v) for v in flat] if datatype == "BYTES" else flat
+    )
+
+
+def _shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
+    """The shape of nested lists, read along their first elements."""
+    shape = []
+    level: Any = value
+    while isinstance(level, list | tuple):
+        shape.append(len(level))
+        if not level:
+            break
+        level = level[0]
+    return shape
+
+
+def _ragged(value: Any, shape: list[int]) -> bool:
+    """Whether some row's length differs from the shape (the element count can still match)."""
+    if len(shape) == 1:
+        kinds = {type(v) for v in value}
+        return list in kinds or tuple in kinds
+    return any(
+        not isinstance(row, list | tuple) or len(row) != shape[1] or _ragged(row, shape[1:])
+        for row in value
+    )
+
+
+def _datatype_of(flat: list[Any]) -> str:
+    kinds = {type(v) for v in flat}  # one pass in C
+    if not kinds <= _JSON_NUMBERS:  # numpy scalars, strings, objects: by their kind
+        kinds = {_KINDS[k] for k in kinds}
+    if not flat or kinds == {float} or kinds == {int, float}:
+        return "FP64"
+    if kinds == {bool}:
+        return "BOOL"
+    if kinds == {int}:
+        return "INT64"
+    return "BYTES"
+
+
+class _Kinds(dict[type, type]):
+    """Each element type's plain kind (bool, int, float, else str), worked out once per type."""
+
+    def __missing__(self, kind: type) -> type:
+        plain = next((base for base in (bool, int, float) if issubclass(kind, base)), str)
+        self[kind] = plain
+        return plain
+
+
+_KINDS = _Kinds()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def pack_binary(tensor: OutputTensor) -> bytes:
+    """The output's data in the binary extension's layout."""
+    if tensor.datatype == "BYTES":
+        parts = []
+        for element in tensor.flat:
+            data = element.encode("utf-8") if isinstance(element, str) else bytes(element)
+            parts.append(_LENGTH.pack(len(data)))
+            parts.append(data)
+        return b"".join(parts)
+    try:
+        return struct.pack(f"<{len(tensor.flat)}{DATATYPES[tensor.datatype]}", *tensor.flat)
+    except struct.error as exc:  # e.g. an int beyond INT64
+        raise ValueError(f"output {tensor.name!r} does not fit {tensor.datatype}: {exc}") from exc

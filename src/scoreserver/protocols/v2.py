@@ -1,0 +1,228 @@
+"""Open Inference Protocol (V2) over REST, as KServe, Triton and MLServer speak it.
+
+JSON tensors and the binary tensor data extension: a request whose Inference-Header-Content-Length
+header says how long its JSON part is carries the data of inputs with a binary_data_size after it;
+outputs asked for with binary_data (or every output, with binary_data_output) come back the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from scoreserver._version import __version__
+from scoreserver.errors import BadRequestError
+from scoreserver.inputs import IncomingRequest, RunArguments
+from scoreserver.outputs import PreparedResponse
+from scoreserver.protocols import MODEL_VERSION
+from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.instances import json_response
+from scoreserver.protocols.tensors import (
+    InputTensor,
+    OutputTensor,
+    decode_input,
+    output_tensors,
+    pack_binary,
+)
+
+__all__ = ["V2Handlers", "handlers"]
+
+HEADER_LENGTH = "inference-header-content-length"
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def error(status_code: int, message: str) -> Response:
+    """The protocol's error body: {"error": "..."}."""
+    return json_response(status_code, {"error": message})
+
+
+def _empty(status_code: int) -> Response:
+    return PreparedResponse(status_code, b"", [(b"content-length", b"0")])
+
+
+class _InferRequest:
+    """A parsed inference request: its inputs, and how each output is to be sent."""
+
+    def __init__(self, request: IncomingRequest) -> None:
+        body = memoryview(request.body)
+        declared = request.headers.get(HEADER_LENGTH)
+        binary: memoryview | None = None
+        if declared is not None:
+            if not (declared.isascii() and declared.isdigit()) or int(declared) > len(body):
+                raise BadRequestError(
+                    f"Inference-Header-Content-Length is {declared!r}; it must be the length of "
+                    f"the JSON part of the body ({len(body)} bytes in all)."
+                )
+            body, binary = body[: int(declared)], body[int(declared) :]
+        try:
+            header = json.loads(bytes(body)) if len(body) else None
+        except ValueError as exc:
+            raise BadRequestError(f"The inference request is not valid JSON: {exc}") from exc
+        if not isinstance(header, dict) or not isinstance(header.get("inputs"), list):
+            raise BadRequestError(
+                'Expected an inference request: {"inputs": [{"name": ..., "shape": [...], '
+                '"datatype": ..., "data": [...]}]}.'
+            )
+        self.id = header.get("id")
+        parameters = header.get("parameters") or {}
+        self.binary_outputs = bool(
+            isinstance(parameters, dict) and parameters.get("binary_data_output")
+        )
+        self.inputs: list[InputTensor] = []
+        offset = 0
+        for raw in header["inputs"]:
+            tensor, offset = decode_input(raw, binary, offset)
+            self.inputs.append(tensor)
+        names = [t.name for t in self.inputs]
+        if len(set(names)) != len(names):
+            raise BadRequestError(f"Input names must be unique; got {names}.")
+        outputs = header.get("outputs")
+        self.requested: dict[str, bool] | None = None
+        if outputs is not None:
+            if not isinstance(outputs, list) or not all(
+                isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+            ):
+                raise BadRequestError('"outputs" must be a list of objects with a "name".')
+            self.requested = {o["name"]: self._binary(o) for o in outputs}
+
+    def _binary(self, output: dict[str, Any]) -> bool:
+        """Whether a requested output goes as binary data (its own say, else the request's)."""
+        parameters = output.get("parameters")
+        if isinstance(parameters, dict) and "binary_data" in parameters:
+            return bool(parameters["binary_data"])
+        return self.binary_outputs
+
+    def values(self) -> dict[str, Any]:
+        """Each input's values by name, as nested lists."""
+        return {t.name: t.value for t in self.inputs}
+
+    def selected(self, produced: list[OutputTensor]) -> list[tuple[OutputTensor, bool]]:
+        """The outputs to send, each with whether it goes as binary data."""
+        if self.requested is None:
+            return [(t, self.binary_outputs) for t in produced]
+        by_name = {t.name: t for t in produced}
+        if len(produced) == 1 and len(self.requested) == 1 and produced[0].name == "output-0":
+            # run() returned one unnamed result: it is the one output asked for.
+            only = next(iter(self.requested))
+            by_name = {only: dataclasses.replace(produced[0], name=only)}
+        missing = [n for n in self.requested if n not in by_name]
+        if missing:
+            raise BadRequestError(
+                f"Requested output(s) {missing} are not among run()'s outputs "
+                f"{sorted(by_name) or '(none)'}."
+            )
+        return [(by_name[n], binary) for n, binary in self.requested.items()]
+
+
+def _json_text(values: dict[str, Any]) -> str:
+    """The inputs as the JSON text run(data) receives; bytes that are not UTF-8 cannot be."""
+    try:
+        return json.dumps(values)
+    except TypeError as exc:
+        raise BadRequestError(
+            "A BYTES input holds bytes that are not UTF-8 text; run(data) receives the inputs as "
+            "JSON text, so send text (or decorate run() with @rawhttp for the raw request)."
+        ) from exc
+
+
+class V2Handlers:
+    """The V2 routes for one model."""
+
+    def __init__(self, service: ModelService) -> None:
+        self.service = service
+        self.error = error
+
+    async def live(self, request: IncomingRequest) -> Response:
+        """GET /v2/health/live: the server answers."""
+        return _empty(200)
+
+    async def ready(self, request: IncomingRequest) -> Response:
+        """GET /v2/health/ready and the model's ready: 200 while ready, else 400 (the spec's 4xx)."""
+        return _empty(200 if self.service.readiness.ready else 400)
+
+    async def server_metadata(self, request: IncomingRequest) -> Response:
+        """GET /v2: the server's name, version and extensions."""
+        return json_response(
+            200, {"name": "scoreserver", "version": __version__, "extensions": EXTENSIONS}
+        )
+
+    async def model_metadata(self, request: IncomingRequest) -> Response:
+        """GET /v2/models/{name}: inputs and outputs as run()'s schema declares them."""
+        schema = self.service.schema
+        return json_response(
+            200,
+            {
+                "name": self.service.model_name,
+                "versions": [MODEL_VERSION],
+                "platform": "scoreserver",
+                "inputs": schema.input_metadata(),
+                "outputs": schema.output_metadata(),
+            },
+        )
+
+    async def infer(self, request: IncomingRequest) -> Response:
+        """POST /v2/models/{name}/infer: the inputs to run(), its result as output tensors."""
+        parsed: list[_InferRequest] = []
+
+        def arguments(request: IncomingRequest) -> RunArguments:
+            infer = _InferRequest(request)
+            parsed.append(infer)
+            values = infer.values()
+            return self.service.by_name(request, values, lambda: _json_text(values))
+
+        def render(value: Any) -> Response:
+            if isinstance(value, str):
+                value = json_value(value)
+            return self._response(parsed[0], output_tensors(value))
+
+        return await self.service.respond(request, arguments, render, error)
+
+    def _response(self, infer: _InferRequest, produced: list[OutputTensor]) -> Response:
+        body: dict[str, Any] = {
+            "model_name": self.service.model_name,
+            "model_version": MODEL_VERSION,
+        }
+        if isinstance(infer.id, str):
+            body["id"] = infer.id
+        chunks: list[bytes] = []
+        outputs = []
+        for tensor, binary in infer.selected(produced):
+            if binary:
+                data = pack_binary(tensor)
+                chunks.append(data)
+                outputs.append(tensor.as_json(len(data)))
+            else:
+                outputs.append(tensor.as_json())
+        body["outputs"] = outputs
+        head = json.dumps(body, allow_nan=False).encode()
+        if not chunks:
+            return PreparedResponse(
+                200,
+                head,
+                [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(head)).encode()),
+                ],
+            )
+        payload = head + b"".join(chunks)
+        return PreparedResponse(
+            200,
+            payload,
+            [
+                (b"content-type", b"application/octet-stream"),
+                (b"content-length", str(len(payload)).encode()),
+                (HEADER_LENGTH.encode(), str(len(head)).encode()),
+            ],
+        )
+
+    async def not_found(self, request: IncomingRequest) -> Response:
+        """Any other path under /v2/: the protocol's 404, naming the model served."""
+        return error(404, self.service.no_route(request, f"version {MODEL_VERSION}"))
+
+
+def handlers(service: ModelService) -> V2Handlers:
+    """The V2 handlers for the service."""
+    return V2Handlers(service)

@@ -1,0 +1,46 @@
+"""Vertex AI custom containers: AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE, instances → predictions."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from scoreserver.inputs import IncomingRequest, RunArguments
+from scoreserver.protocols.core import ModelService
+from scoreserver.protocols.instances import (
+    instances_arguments,
+    json_response,
+    predictions_response,
+)
+
+__all__ = ["VertexHandlers", "handlers"]
+
+
+def error(status_code: int, message: str) -> Response:
+    """Vertex passes a container's error body through; {"error": "..."} says what went wrong."""
+    return json_response(status_code, {"error": message})
+
+
+class VertexHandlers:
+    """The two routes Vertex AI calls."""
+
+    def __init__(self, service: ModelService) -> None:
+        self.service = service
+        self.error = error
+
+    async def health(self, request: IncomingRequest) -> Response:
+        """AIP_HEALTH_ROUTE: 200 while ready, 503 before and once a stop has begun."""
+        ready = self.service.readiness.ready
+        return json_response(200 if ready else 503, {"ready": ready})
+
+    async def predict(self, request: IncomingRequest) -> Response:
+        """AIP_PREDICT_ROUTE: {"instances": [...], "parameters": {...}} → {"predictions": [...]}."""
+
+        def arguments(request: IncomingRequest) -> RunArguments:
+            return instances_arguments(self.service, request)
+
+        return await self.service.respond(request, arguments, predictions_response, error)
+
+
+def handlers(service: ModelService) -> VertexHandlers:
+    """The Vertex AI handlers for the service."""
+    return VertexHandlers(service)

@@ -1,0 +1,325 @@
+"""Open Inference Protocol V2, driven by the real Triton HTTP client against the real CLI."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
+
+from tests.integration.cli_support import access_lines
+from tests.integration.http_contract import script_server
+from tests.integration.server import RunningServer
+
+ONE_ROW_V2 = {"inputs": [{"name": "data", "shape": [1, 2], "datatype": "INT64", "data": [1, 2]}]}
+
+
+@pytest.fixture(scope="module")
+def schema_server() -> Iterator[RunningServer]:
+    """http_schema.py: @input_schema run(data: numpy [[f, f, f]], scale=10.0) -> dict."""
+    with script_server("http_schema.py", "--model_name", "doubler") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def plain_server() -> Iterator[RunningServer]:
+    """proto_plain.py: an undecorated Azure ML run(data) doing json.loads(data)["data"]."""
+    with script_server("proto_plain.py") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def results_server() -> Iterator[RunningServer]:
+    """proto_results.py: returns numpy, pandas, lists, scalars, dicts or text on request."""
+    with script_server("proto_results.py") as running:
+        yield running
+
+
+def client_for(server: RunningServer) -> triton.InferenceServerClient:
+    """The Triton HTTP client, pointed at the server."""
+    return triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+
+
+def tensor(name: str, array: np.ndarray, datatype: str, binary: bool = True) -> triton.InferInput:
+    """An input with the array's data, in binary (the client's default) or in JSON."""
+    item = triton.InferInput(name, list(array.shape), datatype)
+    item.set_data_from_numpy(array, binary_data=binary)
+    return item
+
+
+def test_health_and_server_metadata(schema_server: RunningServer) -> None:
+    client = client_for(schema_server)
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    assert client.is_model_ready("doubler")
+    assert client.is_model_ready("doubler", model_version="1")
+    assert not client.is_model_ready("other")
+    metadata = client.get_server_metadata()
+    assert metadata["name"] == "scoreserver"
+    assert "binary_tensor_data" in metadata["extensions"]
+
+
+def test_model_metadata_comes_from_the_schema_decorators(schema_server: RunningServer) -> None:
+    metadata = client_for(schema_server).get_model_metadata("doubler")
+    assert metadata["name"] == "doubler"
+    assert metadata["versions"] == ["1"]
+    assert metadata["inputs"] == [
+        {"name": "data", "datatype": "FP64", "shape": [-1, 3]},
+        {"name": "scale", "datatype": "FP64", "shape": [1]},
+    ]
+    assert {"name": "result", "datatype": "FP64", "shape": [-1, 3]} in metadata["outputs"]
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_infer_with_numpy_parameter(schema_server: RunningServer, binary: bool) -> None:
+    data = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    outputs = [triton.InferRequestedOutput("result", binary_data=binary)]
+    result = client_for(schema_server).infer(
+        "doubler", [tensor("data", data, "FP64", binary)], outputs=outputs
+    )
+    np.testing.assert_array_equal(result.as_numpy("result"), data * 10)
+    assert result.as_numpy("result").dtype == np.float64
+    response = result.get_response()
+    assert response["model_name"] == "doubler"
+    assert [o["name"] for o in response["outputs"]] == ["result"]
+    assert ("binary_data_size" in response["outputs"][0].get("parameters", {})) is binary
+
+
+def test_infer_named_parameters_and_every_output_in_binary(schema_server: RunningServer) -> None:
+    data = np.array([[1.0, 1.0, 1.0]])
+    inputs = [tensor("data", data, "FP64"), tensor("scale", np.array([3.0]), "FP64")]
+    result = client_for(schema_server).infer("doubler", inputs, model_version="1")
+    np.testing.assert_array_equal(result.as_numpy("result"), [[3.0, 3.0, 3.0]])
+    assert result.as_numpy("type").tolist() == [b"ndarray"]
+    assert result.as_numpy("scale").tolist() == [3.0]
+
+
+def test_input_the_schema_rejects_is_a_400_saying_what_was_expected(
+    schema_server: RunningServer,
+) -> None:
+    with pytest.raises(InferenceServerException) as caught:
+        client_for(schema_server).infer("doubler", [tensor("data", np.array([[1.0, 2.0]]), "FP64")])
+    assert caught.value.status() == "400"
+    assert "'data'" in caught.value.message()
+    assert "[[1.0, 2.0, 3.0]]" in caught.value.message()
+
+
+def test_missing_input_is_a_400_naming_the_parameters(schema_server: RunningServer) -> None:
+    inputs = [tensor("x", np.array([1.0]), "FP64"), tensor("y", np.array([1.0]), "FP64")]
+    with pytest.raises(InferenceServerException) as caught:
+        client_for(schema_server).infer("doubler", inputs)
+    assert caught.value.status() == "400"
+    assert "'data'" in caught.value.message()
+
+
+def test_unknown_model_and_version_are_404s(schema_server: RunningServer) -> None:
+    data = tensor("data", np.array([[1.0, 2.0, 3.0]]), "FP64")
+    for name, version in (("model", ""), ("doubler", "2")):
+        with pytest.raises(InferenceServerException) as caught:
+            client_for(schema_server).infer(name, [data], model_version=version)
+        assert caught.value.status() == "404"
+        assert "'doubler'" in caught.value.message()
+    with pytest.raises(InferenceServerException) as meta:
+        client_for(schema_server).get_model_metadata("model")
+    assert meta.value.status() == "404"
+
+
+def test_undecorated_azure_ml_script_works_unchanged(plain_server: RunningServer) -> None:
+    rows = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int64)
+    result = client_for(plain_server).infer("model", [tensor("data", rows, "INT64")])
+    np.testing.assert_array_equal(result.as_numpy("output-0"), [6, 15])
+    assert result.as_numpy("output-0").dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "datatype", "expected"),
+    [
+        ("int32", "output-0", "INT32", np.arange(6, dtype=np.int32).reshape(2, 3)),
+        ("float32", "output-0", "FP32", np.array([0.5, 1.5], dtype=np.float32)),
+        ("bool", "output-0", "BOOL", np.array([True, False, True])),
+        ("uint8", "output-0", "UINT8", np.array([[1, 255]], dtype=np.uint8)),
+        ("strings", "output-0", "BYTES", np.array([b"cat", b"dog"], dtype=object)),
+        ("nested", "output-0", "INT64", np.array([[1, 2], [3, 4]])),
+        ("mixed", "output-0", "FP64", np.array([1.0, 2.5])),
+        ("scalar", "output-0", "INT64", np.array([7])),
+        ("text", "output-0", "BYTES", np.array([b"hello"], dtype=object)),
+        ("json_text", "scores", "FP64", np.array([0.1, 0.9])),
+        ("dict", "labels", "BYTES", np.array([b"a", b"b"], dtype=object)),
+        ("dataframe", "y", "FP64", np.array([0.5, 1.5])),
+        ("series", "output-0", "INT64", np.array([3, 4])),
+    ],
+)
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_results_become_typed_tensors(
+    results_server: RunningServer,
+    kind: str,
+    name: str,
+    datatype: str,
+    expected: np.ndarray,
+    binary: bool,
+) -> None:
+    result = client_for(results_server).infer(
+        "model",
+        [tensor("data", np.array([kind.encode()], dtype=object), "BYTES", binary)],
+        outputs=[triton.InferRequestedOutput(name, binary_data=binary)],
+    )
+    (output,) = result.get_response()["outputs"]
+    assert (output["name"], output["datatype"]) == (name, datatype)
+    got = result.as_numpy(name)
+    assert got.shape == expected.shape
+    # The client gives BYTES elements as bytes from binary data, as str from JSON.
+    assert [_text(v) for v in got.ravel()] == [_text(v) for v in expected.ravel()]
+
+
+def _text(value: object) -> object:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def test_one_unnamed_result_takes_the_requested_output_name(results_server: RunningServer) -> None:
+    result = client_for(results_server).infer(
+        "model",
+        [tensor("data", np.array([b"float32"], dtype=object), "BYTES")],
+        outputs=[triton.InferRequestedOutput("probabilities")],
+    )
+    assert result.as_numpy("probabilities").tolist() == [0.5, 1.5]
+
+
+def test_none_result_has_no_outputs(results_server: RunningServer) -> None:
+    result = client_for(results_server).infer(
+        "model", [tensor("data", np.array([b"none"], dtype=object), "BYTES", False)]
+    )
+    assert result.get_response()["outputs"] == []
+
+
+def test_unknown_requested_output_is_a_400(results_server: RunningServer) -> None:
+    with pytest.raises(InferenceServerException) as caught:
+        client_for(results_server).infer(
+            "model",
+            [tensor("data", np.array([b"dict"], dtype=object), "BYTES")],
+            outputs=[triton.InferRequestedOutput("nope")],
+        )
+    assert caught.value.status() == "400"
+    assert "'labels'" in caught.value.message() and "nope" in caught.value.message()
+
+
+def test_result_that_is_no_tensor_is_a_500_in_the_protocols_format(
+    results_server: RunningServer,
+) -> None:
+    with pytest.raises(InferenceServerException) as caught:
+        client_for(results_server).infer(
+            "model", [tensor("data", np.array([b"ragged"], dtype=object), "BYTES")]
+        )
+    assert caught.value.status() == "500"
+    assert "cannot be expressed" in caught.value.message()
+
+
+def test_nan_goes_as_binary_data_but_not_as_json(results_server: RunningServer) -> None:
+    binary = client_for(results_server).infer(
+        "model", [tensor("data", np.array([b"nan"], dtype=object), "BYTES")]
+    )
+    assert np.isnan(binary.as_numpy("output-0")).all()
+    body = {"inputs": [{"name": "data", "shape": [1], "datatype": "BYTES", "data": ["nan"]}]}
+    as_json = httpx.post(results_server.url + "/v2/models/model/infer", json=body)
+    assert as_json.status_code == 500
+    assert "cannot be expressed" in as_json.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "words"),
+    [
+        (b"not json", {}, "not valid JSON"),
+        (b"[]", {}, '"inputs"'),
+        (b'{"inputs": [{"name": "data"}]}', {}, "shape"),
+        (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "FP99", "data": [1, 2]}]}',
+            {},
+            "FP99",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [3], "datatype": "FP32", "data": [1, 2]}]}',
+            {},
+            "needs 3",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [1], "datatype": "FP32", "data": ["x"]}]}',
+            {},
+            "non-numbers",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "FP32", '
+            b'"parameters": {"binary_data_size": 8}}]}\x00\x00',
+            {"Inference-Header-Content-Length": "100"},
+            "binary_data_size",
+        ),
+        (b"{}", {"Inference-Header-Content-Length": "99"}, "Inference-Header-Content-Length"),
+    ],
+)
+def test_malformed_requests_get_the_protocols_400(
+    plain_server: RunningServer, body: bytes, headers: dict[str, str], words: str
+) -> None:
+    response = httpx.post(
+        plain_server.url + "/v2/models/model/infer", content=body, headers=headers
+    )
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+    assert response.headers["x-ms-run-function-failed"] == "False"
+
+
+def test_wrong_method_and_unknown_path_use_the_error_body(plain_server: RunningServer) -> None:
+    wrong = httpx.get(plain_server.url + "/v2/models/model/infer")
+    assert wrong.status_code == 405
+    assert "error" in wrong.json()
+    unknown = httpx.get(plain_server.url + "/v2/repository/index")
+    assert unknown.status_code == 404
+    assert "'model'" in unknown.json()["error"]
+
+
+def test_infer_gets_ids_and_an_access_line_probes_do_not(plain_server: RunningServer) -> None:
+    health = httpx.get(plain_server.url + "/v2/health/ready")
+    assert health.status_code == 200 and health.content == b""
+    body = {"inputs": [{"name": "data", "shape": [1, 2], "datatype": "INT64", "data": [1, 2]}]}
+    response = httpx.post(
+        plain_server.url + "/v2/models/model/infer", json=body, headers={"x-request-id": "abc-1"}
+    )
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "abc-1"
+    assert response.json()["outputs"][0] == {
+        "name": "output-0",
+        "datatype": "INT64",
+        "shape": [1],
+        "data": [3],
+    }
+    plain_server.wait_for_output("POST /v2/models/model/infer 200")
+    paths = [a["path"] for a in access_lines(plain_server.output())]
+    assert "/v2/health/ready" not in paths
+
+
+def test_odd_but_wellformed_requests_are_answered_not_crashed(plain_server: RunningServer) -> None:
+    url = plain_server.url + "/v2/models/model/infer"
+    listed = {**ONE_ROW_V2, "outputs": [{"name": "output-0", "parameters": ["not", "a", "dict"]}]}
+    assert httpx.post(url, json=listed).json()["outputs"][0]["data"] == [3]
+    not_text = struct.pack("<I", 1) + b"\xff"
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "data",
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": 5},
+                }
+            ]
+        }
+    ).encode()
+    response = httpx.post(
+        url,
+        content=header + not_text,
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
+    assert response.status_code == 400
+    assert "not UTF-8" in response.json()["error"]

@@ -1,0 +1,46 @@
+"""Vertex AI custom-container contract over HTTP: AIP_* variables, health and predict routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SCRIPTS
+from tests.integration.cli_support import serving_default_port
+from tests.integration.server import RunningServer, free_port
+
+HEALTH = "/health"
+PREDICT = "/v1/endpoints/123/deployedModels/456:predict"
+
+
+@pytest.fixture
+def vertex(tmp_path: Path) -> Iterator[tuple[RunningServer, Path]]:
+    """proto_plain.py started only with the variables Vertex AI sets (no --port, no --model_dir)."""
+    port = free_port()
+    env = {
+        "AIP_HTTP_PORT": str(port),
+        "AIP_HEALTH_ROUTE": HEALTH,
+        "AIP_PREDICT_ROUTE": PREDICT,
+        "AIP_STORAGE_URI": str(tmp_path),
+    }
+    with serving_default_port(
+        ["--entry_script", str(SCRIPTS / "proto_plain.py")], env=env, port=port
+    ) as server:
+        yield server, tmp_path
+
+
+def test_vertex_routes_port_and_model_directory(vertex: tuple[RunningServer, Path]) -> None:
+    server, storage = vertex
+    health = httpx.get(server.url + HEALTH)
+    assert health.status_code == 200
+    body = {"instances": [[1, 2], [3, 4]], "parameters": {"scale": 10}}
+    response = httpx.post(server.url + PREDICT, json=body)
+    assert response.status_code == 200
+    assert response.json() == {"predictions": [30, 70]}
+    assert f"Model Directory: {storage}" in server.output()
+    bad = httpx.post(server.url + PREDICT, json={"instance": []})
+    assert bad.status_code == 400
+    assert '{"instances": [...]}' in bad.json()["error"]

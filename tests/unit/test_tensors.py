@@ -1,0 +1,169 @@
+"""tensors: V2 inputs from JSON and binary data, and run()'s results as typed outputs."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoreserver.errors import BadRequestError
+from scoreserver.protocols.tensors import (
+    OutputTensor,
+    decode_input,
+    output_tensors,
+    pack_binary,
+)
+
+
+def decoded(raw: dict[str, Any], binary: bytes | None = None) -> Any:
+    tensor, _ = decode_input(raw, None if binary is None else memoryview(binary), 0)
+    return tensor.value
+
+
+def test_flat_and_nested_json_data_take_the_shape() -> None:
+    flat = {"name": "x", "shape": [2, 3], "datatype": "INT32", "data": [1, 2, 3, 4, 5, 6]}
+    nested = {**flat, "data": [[1, 2, 3], [4, 5, 6]]}
+    assert decoded(flat) == decoded(nested) == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_three_dimensions_and_empty_tensors() -> None:
+    raw = {"name": "x", "shape": [2, 1, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}
+    assert decoded(raw) == [[[1, 2]], [[3, 4]]]
+    assert decoded({"name": "x", "shape": [0, 3], "datatype": "FP32", "data": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("datatype", "array"),
+    [
+        ("FP32", np.array([[0.5, -1.0]], dtype="<f4")),
+        ("FP64", np.array([1e300, 2.0], dtype="<f8")),
+        ("FP16", np.array([0.5, 2.0], dtype="<f2")),
+        ("INT8", np.array([-128, 127], dtype="i1")),
+        ("UINT16", np.array([[1], [65535]], dtype="<u2")),
+        ("INT64", np.array([-(2**62), 3], dtype="<i8")),
+        ("BOOL", np.array([True, False])),
+    ],
+)
+def test_binary_data_is_little_endian_row_major(datatype: str, array: np.ndarray) -> None:
+    raw = {
+        "name": "x",
+        "shape": list(array.shape),
+        "datatype": datatype,
+        "parameters": {"binary_data_size": array.nbytes},
+    }
+    assert decoded(raw, array.tobytes()) == array.tolist()
+
+
+def test_binary_bytes_are_length_prefixed_and_offsets_advance() -> None:
+    words = b"".join(struct.pack("<I", len(w)) + w for w in (b"ab", b"", b"\xff"))
+    first = {"name": "w", "shape": [3], "datatype": "BYTES", "parameters": {"binary_data_size": 15}}
+    second = {"name": "n", "shape": [1], "datatype": "INT32", "parameters": {"binary_data_size": 4}}
+    body = memoryview(words + struct.pack("<i", 9))
+    tensor, offset = decode_input(first, body, 0)
+    assert tensor.value == ["ab", "", b"\xff"]
+    tensor, offset = decode_input(second, body, offset)
+    assert (tensor.value, offset) == ([9], 19)
+
+
+@pytest.mark.parametrize(
+    ("raw", "binary", "words"),
+    [
+        ("x", None, "must be an object"),
+        ({"shape": [1], "datatype": "FP32", "data": [1]}, None, "'name'"),
+        ({"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}, None, "non-negative"),
+        ({"name": "x", "shape": [1], "datatype": "FLOAT", "data": [1]}, None, "FP32"),
+        ({"name": "x", "shape": [2], "datatype": "FP32"}, None, "neither 'data'"),
+        ({"name": "x", "shape": [2], "datatype": "FP32", "data": [1]}, None, "needs 2"),
+        ({"name": "x", "shape": [1], "datatype": "INT8", "data": [None]}, None, "non-numbers"),
+        (
+            {"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}},
+            b"\x00" * 4,
+            "does not carry",
+        ),
+        (
+            {"name": "x", "shape": [3], "datatype": "FP32", "parameters": {"binary_data_size": 8}},
+            b"\x00" * 8,
+            "need 12",
+        ),
+        (
+            {"name": "x", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 6}},
+            struct.pack("<I", 9) + b"ab",
+            "shorter than its length",
+        ),
+    ],
+)
+def test_malformed_inputs_are_400s_saying_what_is_expected(
+    raw: Any, binary: bytes | None, words: str
+) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        decoded(raw, binary)
+    assert words in caught.value.message
+
+
+def one(value: Any) -> OutputTensor:
+    (tensor,) = output_tensors(value)
+    return tensor
+
+
+@pytest.mark.parametrize(
+    ("value", "datatype", "shape", "flat"),
+    [
+        (np.zeros((2, 2), dtype=np.float32), "FP32", [2, 2], [0.0] * 4),
+        (np.array([1, 2], dtype=np.uint64), "UINT64", [2], [1, 2]),
+        (np.array([True]), "BOOL", [1], [True]),
+        (np.array(["a", "bc"]), "BYTES", [2], ["a", "bc"]),
+        (np.float64(2.5), "FP64", [1], [2.5]),
+        ([[1, 2], [3, 4]], "INT64", [2, 2], [1, 2, 3, 4]),
+        ([1, 2.5], "FP64", [2], [1, 2.5]),
+        ([True, False], "BOOL", [2], [True, False]),
+        (["x", 1], "BYTES", [2], ["x", "1"]),
+        ([{"a": 1}], "BYTES", [1], ['{"a": 1}']),
+        ([], "FP64", [0], []),
+        (3, "INT64", [1], [3]),
+        ("hi", "BYTES", [1], ["hi"]),
+        (pd.Series([1.5, 2.5]), "FP64", [2], [1.5, 2.5]),
+    ],
+)
+def test_results_become_typed_tensors(
+    value: Any, datatype: str, shape: list[int], flat: list[Any]
+) -> None:
+    tensor = one(value)
+    assert (tensor.name, tensor.datatype, tensor.shape, tensor.flat) == (
+        "output-0",
+        datatype,
+        shape,
+        flat,
+    )
+
+
+def test_dicts_and_dataframes_give_one_output_per_key_or_column() -> None:
+    outputs = output_tensors({"a": np.array([1], dtype=np.int8), "b": "x"})
+    assert [(t.name, t.datatype) for t in outputs] == [("a", "INT8"), ("b", "BYTES")]
+    frame = output_tensors(pd.DataFrame({"p": [1, 2], "q": [0.5, 1.0]}))
+    assert [(t.name, t.datatype, t.shape) for t in frame] == [
+        ("p", "INT64", [2]),
+        ("q", "FP64", [2]),
+    ]
+    assert output_tensors(None) == []
+
+
+def test_ragged_lists_are_not_tensors() -> None:
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([[1, 2], [3]])
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([1, [2]])
+
+
+def test_binary_packing_round_trips_through_numpy() -> None:
+    tensor = one(np.array([[1.5, -2.0]], dtype=np.float32))
+    assert np.frombuffer(pack_binary(tensor), dtype="<f4").tolist() == [1.5, -2.0]
+    words = pack_binary(one(["é", "ab"]))
+    assert words == struct.pack("<I", 2) + "é".encode() + struct.pack("<I", 2) + b"ab"
+
+
+def test_values_beyond_their_datatype_cannot_be_packed() -> None:
+    with pytest.raises(ValueError, match="INT64"):
+        pack_binary(one([2**70]))
