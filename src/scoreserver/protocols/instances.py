@@ -84,7 +84,7 @@ def _as_list(value: Any) -> list[Any] | None:
     if module in ("numpy", "pandas") and hasattr(value, "tolist"):
         listed = value.tolist()
         return listed if isinstance(listed, list) else None
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return list(value)
     return None
 

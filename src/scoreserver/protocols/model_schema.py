@@ -28,7 +28,7 @@ def _closure_values(function: Any) -> dict[str, Any]:
         return {}
     return {
         name: cell.cell_contents
-        for name, cell in zip(code.co_freevars, cells, strict=False)
+        for name, cell in zip(code.co_freevars, cells)
         if _has_contents(cell)
     }
 
@@ -103,9 +103,9 @@ def _unwrapped(param_type: Any, value: Any) -> Any:
     sample = getattr(param_type, "sample_input", None)
     if not _is_standard(param_type) or not isinstance(value, list) or len(value) != 1:
         return value
-    if isinstance(sample, bool | int | float | str):
+    if isinstance(sample, (bool, int, float, str)):
         return value[0]
-    if isinstance(sample, dict | list) and isinstance(value[0], str):
+    if isinstance(sample, (dict, list)) and isinstance(value[0], str):
         try:
             return json.loads(value[0])
         except ValueError:
@@ -120,7 +120,7 @@ def _as_records(param_type: Any, value: Any) -> Any:
         return value
     if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
         names = [str(c) for c in columns]
-        return [dict(zip(names, row, strict=False)) for row in value]
+        return [dict(zip(names, row)) for row in value]
     return value
 
 

@@ -44,7 +44,7 @@ def _rows(value: Any) -> list[list[Any]] | None:
         return None
     if all(isinstance(row, list) for row in value):
         return value
-    if any(isinstance(item, dict | list) for item in value):
+    if any(isinstance(item, (dict, list)) for item in value):
         return None
     return [[item] for item in value]
 

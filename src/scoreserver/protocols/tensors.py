@@ -47,7 +47,7 @@ _DTYPE_KINDS = {"b": "BOOL", "u": "UINT", "i": "INT", "f": "FP"}
 _LENGTH = struct.Struct("<I")
 
 
-@dataclass(slots=True)
+@dataclass
 class InputTensor:
     """One request input: its name, shape, datatype and values as nested lists."""
 
@@ -58,7 +58,7 @@ class InputTensor:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass
 class OutputTensor:
     """One response output: shape, datatype and the values in row-major order."""
 
@@ -140,7 +140,7 @@ _JSON_NUMBERS = frozenset({int, float, bool})
 
 def _flatten(data: Any) -> list[Any]:
     """Nested lists in row-major order (the protocol allows both flat and nested data)."""
-    if not isinstance(data, list | tuple):
+    if not isinstance(data, (list, tuple)):
         return [data]
     kinds = {type(item) for item in data}  # one pass in C, rather than isinstance per item
     if list not in kinds and tuple not in kinds:
@@ -229,7 +229,7 @@ def _tensor(name: str, value: Any) -> OutputTensor:
         if datatype == "BYTES":
             flat = [_text(v) for v in flat]
         return OutputTensor(name, shape, datatype, flat)
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         shape = _shape_of(value)
         flat = _flatten(value)
         if len(flat) != math.prod(shape) or _ragged(value, shape):
@@ -250,7 +250,7 @@ def _shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
     """The shape of nested lists, read along their first elements."""
     shape = []
     level: Any = value
-    while isinstance(level, list | tuple):
+    while isinstance(level, (list, tuple)):
         shape.append(len(level))
         if not level:
             break
@@ -264,7 +264,7 @@ def _ragged(value: Any, shape: list[int]) -> bool:
         kinds = {type(v) for v in value}
         return list in kinds or tuple in kinds
     return any(
-        not isinstance(row, list | tuple) or len(row) != shape[1] or _ragged(row, shape[1:])
+        not isinstance(row, (list, tuple)) or len(row) != shape[1] or _ragged(row, shape[1:])
         for row in value
     )
 
@@ -299,7 +299,7 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
 
