@@ -133,6 +133,9 @@ class Settings(BaseModel):
     )
     """Record run()'s output in telemetry, not only its input."""
 
+    header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
+    """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

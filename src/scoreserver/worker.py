@@ -15,10 +15,16 @@ import uvicorn
 import uvloop
 
 from scoreserver.app import create_app
+from scoreserver.connection_guards import (
+    ConnectionGuards,
+    guarded_protocol,
+    uvicorn_internals_known,
+)
 from scoreserver.custody import ConnectionReporter
+from scoreserver.descriptors import DescriptorBudget
 from scoreserver.entry_script import EntryScript, InputMode, load_entry_script
 from scoreserver.errors import EntryScriptError
-from scoreserver.http_protocol import reporting_protocol
+from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
 from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
@@ -127,10 +133,14 @@ def run_worker(
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     link.heartbeat.value = time.monotonic()
+    guards = _connection_guards(settings, len(link.marks))
+    base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=reporting_protocol(reporter),
+        http=reporting_protocol(reporter, base),
+        # We serve no WebSockets: a request asking to upgrade is an ordinary request.
+        ws="none",
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
         # ASGI 2, and the router's returns its endpoint's coroutine.
         interface="asgi3",
@@ -150,12 +160,25 @@ def run_worker(
         limit = float("inf") if script.is_async else settings.concurrency
         availability = Availability(app, link.availability, link.slot, limit)
         config.app = availability
-        server = PoliteServer(config, ready, sockets, availability)
+        budget = guards.budget if guards is not None else None
+        server = PoliteServer(config, ready, sockets, availability, budget)
     uvloop.run(_serve(server, sockets, link.heartbeat))
     scorer.close()
     if telemetry is not None:
         telemetry.close()
     sys.exit(0)
+
+
+def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | None:
+    """The guards on this worker's connections; none if uvicorn changed what they rely on."""
+    if not uvicorn_internals_known():
+        logger.warning(
+            "uvicorn %s changed the internals scoreserver's connection guards rely on: the "
+            "header timeout, head size limit, upgrade handling and descriptor budget are off.",
+            uvicorn.__version__,
+        )
+        return None
+    return ConnectionGuards(settings.header_timeout, DescriptorBudget.measure(guarded))
 
 
 def _report_ready(link: WorkerLink) -> None:
