@@ -77,7 +77,7 @@ _PROTOCOL_METHODS = (
     "on_message_complete",
 )
 _CYCLE_ATTRIBUTES = frozenset(
-    ["more_body", "message_event", "response_complete", "keep_alive", "scope"]
+    ["more_body", "message_event", "response_started", "response_complete", "keep_alive", "scope"]
 )
 _INVALID_REQUEST = "Invalid HTTP request received."
 
@@ -147,6 +147,18 @@ class GuardedHttpToolsProtocol(JsonErrorsHttpToolsProtocol):
     def closing(self) -> bool:
         """The connection is being closed."""
         return self.transport.is_closing()
+
+    def has_requests(self) -> bool:
+        """The connection has sent a whole request head at least once."""
+        return self.cycle is not None
+
+    def close_after_response(self) -> bool:
+        """Answer the request waiting for its response with `Connection: close`, if there is one."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_started or not cycle.keep_alive:
+            return False
+        cycle.keep_alive = False
+        return True
 
     def give_up(self) -> None:
         """End a connection that owes a request head: 408 if it sent any of it, else just close."""

@@ -15,7 +15,7 @@ import os
 from collections.abc import Collection
 from typing import Protocol
 
-__all__ = ["DescriptorBudget", "WaitingConnection", "open_descriptors"]
+__all__ = ["DescriptorBudget", "WaitingConnection", "guarded_per_worker", "open_descriptors"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -53,6 +53,29 @@ def reserve(files_limit: int) -> int:
     return max(64, files_limit // 16)
 
 
+def files_limit() -> int | None:
+    """This process's soft limit of open files; None when there is none."""
+    try:
+        import resource
+    except ImportError:  # no such limit on this platform
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def guarded_per_worker(workers: int, most: int) -> int:
+    """How many connections of each worker the supervisor can hold a copy of (at most `most`).
+
+    The supervisor holds a copy of every guarded connection of every worker: its own limit,
+    less a reserve for starting workers and the rest, is shared among them.
+    """
+    limit = files_limit()
+    if limit is None:
+        return most
+    room = (limit - open_descriptors() - reserve(limit)) // workers
+    return max(MIN_CONNECTIONS, min(most, room))
+
+
 class DescriptorBudget:
     """How many connections this worker keeps open; past that, the oldest waiting ones go."""
 
@@ -67,12 +90,8 @@ class DescriptorBudget:
     @classmethod
     def measure(cls, guarded: int) -> DescriptorBudget | None:
         """The budget of this process, whose first `guarded` connections cost two descriptors."""
-        try:
-            import resource
-        except ImportError:  # no such limit on this platform
-            return None
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft == resource.RLIM_INFINITY:
+        soft = files_limit()
+        if soft is None:
             return None
         available = soft - open_descriptors() - reserve(soft)
         return cls(available - min(guarded, available // 2), soft)

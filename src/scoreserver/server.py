@@ -12,7 +12,7 @@ import resource
 import signal
 import socket
 import time
-from ctypes import c_byte, c_double
+from ctypes import c_byte, c_double, c_int
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
@@ -26,12 +26,13 @@ from scoreserver.custody import (
     custody_channel,
     orphan_response,
 )
+from scoreserver.descriptors import guarded_per_worker
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
     from scoreserver.entry_script import EntryScript
-from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 
 __all__ = ["Supervisor", "bind_socket"]
 
@@ -95,6 +96,9 @@ class Supervisor:
     _stopping: bool = False
     _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
+    _loads: ctypes.Array[c_int] = field(init=False)
+    _guarded: int = MAX_GUARDED_CONNECTIONS
+    """Connections per worker the supervisor keeps a copy of: its open files are shared out."""
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
@@ -117,9 +121,10 @@ class Supervisor:
     def _serve(self, wake: tuple[socket.socket, socket.socket]) -> int:
         _raise_descriptor_limit()
         sockets = self._bind()
-        self._availability = multiprocessing.get_context("fork").RawArray(
-            c_byte, self.settings.worker_count
-        )
+        self._guarded = guarded_per_worker(self.settings.worker_count, MAX_GUARDED_CONNECTIONS)
+        context = multiprocessing.get_context("fork")
+        self._availability = context.RawArray(c_byte, self.settings.worker_count)
+        self._loads = context.RawArray(c_int, self.settings.worker_count)
         try:
             for slot in range(self.settings.worker_count):
                 self.workers.append(self._spawn(sockets, wake, slot))
@@ -164,10 +169,13 @@ class Supervisor:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
-        marks = context.RawArray(c_byte, MAX_GUARDED_CONNECTIONS)
+        marks = context.RawArray(c_byte, self._guarded)
         supervisor_end, worker_end = custody_channel()
         self._availability[slot] = True  # not serving yet: the others should not wait for it
-        link = WorkerLink(sender, heartbeat, self._availability, slot, worker_end, marks)
+        self._loads[slot] = NOT_SERVING  # nor count it when they share out their clients
+        link = WorkerLink(
+            sender, heartbeat, self._availability, slot, worker_end, marks, self._loads
+        )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.
         foreign: list[socket.socket | int] = [*wake, supervisor_end]

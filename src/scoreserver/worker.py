@@ -10,6 +10,7 @@ import sys
 import time
 from ctypes import c_double
 from functools import partial
+from typing import cast
 
 import uvicorn
 import uvloop
@@ -29,6 +30,7 @@ from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.scoring import Scorer
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
@@ -42,6 +44,9 @@ script_logger = logging.getLogger("azmlinfsrv.user_script")
 SCRIPT_FAILURE_EXIT = EntryScriptError.exit_code
 
 HEARTBEAT_INTERVAL_S = 1.0
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+"""Tasks that live as long as the worker's event loop (a reference keeps them alive)."""
 
 _MODE_MESSAGES = {
     InputMode.PLAIN: "run() is not decorated. Server will invoke it with the input in JSON string.",
@@ -153,15 +158,19 @@ def run_worker(
         date_header=True,
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
-    ready = partial(_report_ready, link)
-    server: AnnouncingServer = AnnouncingServer(config, ready)
+    rebalancing: list[Rebalancer] = []
+    server = AnnouncingServer(config, partial(_report_ready, link, rebalancing))
     if settings.worker_count > 1:
         # An async run() is not throttled, so such a worker is never too busy to accept.
         limit = float("inf") if script.is_async else settings.concurrency
         availability = Availability(app, link.availability, link.slot, limit)
         config.app = availability
         budget = guards.budget if guards is not None else None
+        ready = partial(_report_ready, link, rebalancing)
         server = PoliteServer(config, ready, sockets, availability, budget)
+        if guards is not None:
+            connections = cast("set[SheddableConnection]", server.server_state.connections)
+            rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     uvloop.run(_serve(server, sockets, link.heartbeat))
     scorer.close()
     if telemetry is not None:
@@ -181,11 +190,13 @@ def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | N
     return ConnectionGuards(settings.header_timeout, DescriptorBudget.measure(guarded))
 
 
-def _report_ready(link: WorkerLink) -> None:
+def _report_ready(link: WorkerLink, rebalancing: list[Rebalancer]) -> None:
     """Tell the log and the supervisor that this worker now accepts connections."""
     logger.info("Worker with pid %s ready for serving traffic", os.getpid())
     link.status.send(WorkerReady(pid=os.getpid()))
     link.status.close()
+    for rebalancer in rebalancing:
+        _BACKGROUND.add(asyncio.get_running_loop().create_task(rebalancer.run()))
 
 
 async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat: c_double) -> None:
