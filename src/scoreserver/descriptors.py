@@ -94,7 +94,7 @@ class DescriptorBudget:
         if soft is None:
             return None
         available = soft - open_descriptors() - reserve(soft)
-        return cls(available - min(guarded, available // 2), soft)
+        return cls(available - min(guarded, (available + 1) // 2), soft)
 
     def admit(
         self, newcomer: WaitingConnection, connections: Collection[WaitingConnection]

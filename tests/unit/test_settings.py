@@ -352,3 +352,11 @@ def test_config_file_that_is_not_json_is_a_configuration_error(tmp_path: Path) -
 def test_config_file_that_is_not_an_object_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         read_config_file(_config(tmp_path / "c.json", [1, 2]))
+
+
+def test_header_timeout_is_30_s_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_sources().header_timeout == 30.0
+    monkeypatch.setenv("SCORESERVER_HEADER_TIMEOUT", "2.5")
+    assert Settings.from_sources().header_timeout == 2.5
+    with pytest.raises(ValidationError):
+        Settings(header_timeout=0)
