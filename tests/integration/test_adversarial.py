@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench.harness.attacks import (
     SERVER_ARGS,
     SERVER_ENV,
@@ -31,6 +30,7 @@ from bench.harness.attacks import (
     upgrade_smuggling,
     upgrade_split_and_pipelined,
 )
+
 from tests.integration.cli_support import scrubbed_environ
 from tests.integration.server import serving
 
