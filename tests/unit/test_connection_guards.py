@@ -203,3 +203,10 @@ def test_a_request_waiting_for_its_response_can_be_told_to_close() -> None:
 
 def test_the_installed_uvicorn_has_what_the_guards_rely_on() -> None:
     assert uvicorn_internals_known()
+
+
+def test_blank_lines_do_not_keep_an_idle_connection_open() -> None:
+    request = b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"
+    transport = timed(0.2, request, b"\r\n", b"\r\n", keep_alive=0.05)
+    assert [status for status, _ in answers(transport)] == [200]
+    assert transport.closed
