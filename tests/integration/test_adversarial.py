@@ -13,23 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bench.harness.attacks import (
-    SERVER_ARGS,
-    SERVER_ENV,
-    Target,
-    crash_under_keep_alive,
-    descriptor_pressure,
-    endless_header,
-    endless_request_line,
-    leak_check,
-    server_command,
-    silent_connection,
-    slowloris,
-    trickled_head,
-    upgrade_h2c,
-    upgrade_smuggling,
-    upgrade_split_and_pipelined,
-)
+from bench.harness.attacks import ATTACKS, SERVER_ARGS, SERVER_ENV, Target, server_command
 
 from tests.integration.cli_support import scrubbed_environ
 from tests.integration.server import serving
@@ -50,64 +34,18 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield Target(server.port, server.process.pid, server.output)
 
 
-def test_a_post_with_upgrade_h2c_is_scored_with_its_body(target: Target) -> None:
-    """What `curl --http2 -d ...` and several Java clients send."""
-    outcome = upgrade_h2c(target)
-    assert outcome.defended, outcome.detail
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_the_server_holds(target: Target, attack: str) -> None:
+    """Each attack in turn (in ATTACKS order: those that kill a worker come last).
 
-
-def test_an_upgrade_body_split_across_packets_arrives_whole_and_the_next_request_once(
-    target: Target,
-) -> None:
-    outcome = upgrade_split_and_pipelined(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_request_in_an_upgrade_body_is_not_scored_as_a_request(target: Target) -> None:
-    outcome = upgrade_smuggling(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_request_line_that_never_ends_is_cut_off_with_414(target: Target) -> None:
-    outcome = endless_request_line(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_header_that_never_ends_is_cut_off_with_431(target: Target) -> None:
-    outcome = endless_header(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(target: Target) -> None:
-    outcome = silent_connection(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_trickled_head_gets_408_at_the_header_timeout(target: Target) -> None:
-    outcome = trickled_head(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_slowloris_is_cut_off_and_others_are_served_meanwhile(target: Target) -> None:
-    outcome = slowloris(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_good_and_bad_requests_leak_no_descriptors_or_memory(target: Target) -> None:
-    outcome = leak_check(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_idle_connections_beyond_the_files_limit_do_not_silence_the_server(
-    target: Target,
-) -> None:
-    """3000 idle connections against 1024 files: a client is answered, a crash is handled."""
-    outcome = descriptor_pressure(target)
-    assert outcome.defended, outcome.detail
-
-
-def test_a_replacement_worker_gets_its_share_of_keep_alive_clients(target: Target) -> None:
-    outcome = crash_under_keep_alive(target)
+    upgrade-*: a request with Upgrade headers (curl --http2) keeps its body, split across
+    packets too, and a request pipelined behind it or hidden in its body is answered once;
+    endless-*: 414/431 at once; silent, trickle, slowloris: closed (408 if something came) at
+    the header timeout while others are served; leaks: descriptors and memory come back;
+    descriptors: 3000 idle connections against 1024 files, a client answered, one warning, a
+    killed worker replaced; crash: a replacement gets its share of keep-alive clients in 10 s.
+    """
+    outcome = ATTACKS[attack](target)
     assert outcome.defended, outcome.detail
 
 
