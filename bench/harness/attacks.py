@@ -45,6 +45,7 @@ WORKERS = 2
 SERVER_ARGS = ("--entry_script", str(PID_ECHO), "--worker_count", str(WORKERS))
 SERVER_ENV = {"SCORESERVER_HEADER_TIMEOUT": str(HEADER_TIMEOUT_S)}
 WARNING = "running out of open files"
+ENDLESS_BYTES = 16 * 1024 * 1024
 READY = re.compile(r"Worker with pid (\d+) ready for serving traffic")
 
 
@@ -213,14 +214,18 @@ def upgrade_smuggling(target: Target) -> Outcome:
 
 
 def _endless(target: Target, start: bytes, expected: int) -> tuple[bool, str]:
-    """Send start, then bytes without a line end (at most 4 MiB); the answer must come first."""
+    """Send start, then bytes without a line end (at most 16 MiB) until the server answers.
+
+    How much is sent before the answer shows depends on how fast the server reads (loopback
+    buffers hold megabytes); what matters is the answer, the close, and the worker's memory.
+    """
     pid = max(target.worker_pids(), key=_rss_kib)
     before = _rss_kib(pid)
     sent = 0
     with _connect(target.port) as sock:
         sock.sendall(start)
         with contextlib.suppress(OSError):
-            while sent < 4 * 1024 * 1024:
+            while sent < ENDLESS_BYTES:
                 sock.sendall(b"a" * 4096)
                 sent += 4096
                 if select.select([sock], [], [], 0)[0]:
@@ -228,7 +233,7 @@ def _endless(target: Target, start: bytes, expected: int) -> tuple[bool, str]:
         data, closed = _read_to_end(sock, 2.0)
     grown = (max(_rss_kib(p) for p in target.worker_pids()) - before) // 1024
     status = int(data[9:12]) if data.startswith(b"HTTP/1.1 ") else 0
-    held = status == expected and closed and sent < 4 * 1024 * 1024 and grown < 20
+    held = status == expected and closed and grown < 20
     return held, f"{status} after {sent // 1024} KiB sent, worker RSS +{grown} MiB"
 
 
@@ -241,6 +246,15 @@ def endless_header(target: Target) -> Outcome:
     """A header value that never ends."""
     start = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: "
     return Outcome("Endless header line", *_endless(target, start, 431))
+
+
+def endless_trailer(target: Target) -> Outcome:
+    """A trailer (a header after a chunked body) that never ends."""
+    start = (
+        b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nX-Endless: "
+    )
+    return Outcome("Endless trailer", *_endless(target, start, 431))
 
 
 def silent_connection(target: Target) -> Outcome:
@@ -449,6 +463,7 @@ ATTACKS: dict[str, Callable[[Target], Outcome]] = {
     "upgrade-smuggling": upgrade_smuggling,
     "endless-request-line": endless_request_line,
     "endless-header": endless_header,
+    "endless-trailer": endless_trailer,
     "silent": silent_connection,
     "trickle": trickled_head,
     "slowloris": slowloris,

@@ -8,7 +8,7 @@ stops them here:
   the head and treat the rest as another protocol: the body was lost, and read as requests of
   its own. We serve no other protocol, so such a request is read on as an ordinary one.
 - A head that never ends was buffered without limit: it is refused (414/431) once it is longer
-  than any head the application accepts.
+  than any head the application accepts; so is a trailer (headers after a chunked body).
 - A head that never comes held the connection forever: the header timeout ends it (408 when
   something was sent), and a worker short of open files ends the oldest such connections.
 """
@@ -106,6 +106,8 @@ class GuardedHttpToolsProtocol(JsonErrorsHttpToolsProtocol):
     """When the connection was made (event loop time): the oldest waiting go first."""
     _head_scope: object = None
     _head_bytes = 0
+    _bodiless_cycle: object = None
+    _bodiless_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set up the connection; its first head is due within the header timeout."""
@@ -126,6 +128,10 @@ class GuardedHttpToolsProtocol(JsonErrorsHttpToolsProtocol):
         """Parse what arrived: an upgrade request goes on as an ordinary one; a head is limited."""
         self._received = data[:64]
         size = len(data)
+        cycle = self.cycle
+        body_before = -1  # in a body: how much of it the cycle held before these bytes
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            body_before = len(cycle.body)
         while True:
             try:
                 self.parser.feed_data(data)
@@ -139,6 +145,8 @@ class GuardedHttpToolsProtocol(JsonErrorsHttpToolsProtocol):
         scope = self.scope
         if scope is not None and (self.cycle is None or self.cycle.scope is not scope):
             self._count_head(scope, size)
+        elif body_before >= 0 and cycle.more_body:
+            self._count_bodiless(cycle, len(cycle.body) > body_before, size)
 
     def waiting_for_first_head(self) -> bool:
         """The connection has not sent a whole request head yet, and is still open."""
@@ -217,6 +225,22 @@ class GuardedHttpToolsProtocol(JsonErrorsHttpToolsProtocol):
             # The answer waits for the responses before it: read nothing more until then.
             self.flow.pause_reading()
             return
+        self._answer_and_close(error.status_code, error.message)
+
+    def _count_bodiless(self, cycle: RequestResponseCycle, body_came: bool, size: int) -> None:
+        """Bytes in a body that carry none of it (chunk trailers) are limited as a head is."""
+        if body_came or cycle is not self._bodiless_cycle:
+            self._bodiless_cycle = cycle
+            self._bodiless_bytes = 0
+        if body_came:
+            return
+        self._bodiless_bytes += size
+        if self._bodiless_bytes <= MAX_HEAD_BYTES:
+            return
+        if cycle.response_started:
+            self.transport.close()  # an answer is under way: nothing else can be said
+            return
+        error = HeaderTooLargeError(f"Request trailer is larger than {MAX_HEAD_BYTES} bytes.")
         self._answer_and_close(error.status_code, error.message)
 
     def _read_on_after_upgrade(self, rest: bytes) -> bytes:

@@ -210,3 +210,20 @@ def test_blank_lines_do_not_keep_an_idle_connection_open() -> None:
     transport = timed(0.2, request, b"\r\n", b"\r\n", keep_alive=0.05)
     assert [status for status, _ in answers(transport)] == [200]
     assert transport.closed
+
+
+def test_a_trailer_that_never_ends_is_refused_with_431() -> None:
+    chunked = b"POST /score HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    chunks = MAX_HEAD_BYTES // 4096 + 2
+    transport = feed(chunked + b"3\r\nabc\r\n0\r\nx-trailer: ", *[b"a" * 4096] * chunks)
+    assert len(transport.writes) == 1
+    assert transport.writes[0].startswith(b"HTTP/1.1 431 ")
+    assert transport.closed
+
+
+def test_a_body_in_tiny_chunks_is_not_mistaken_for_a_trailer() -> None:
+    chunked = b"POST /score HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    packet = b"1\r\na\r\n" * 4000  # five bytes of framing for each byte of body
+    packets = [packet] * (MAX_HEAD_BYTES // len(packet) * 2)
+    transport = feed(chunked, *packets, b"0\r\n\r\n")
+    assert answers(transport) == [(200, {"path": "/score", "body": "a" * 4000 * len(packets)})]
