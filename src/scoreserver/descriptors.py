@@ -110,10 +110,10 @@ class DescriptorBudget:
         if excess > 0:
             self._make_room(newcomer, live, excess + self._batch)
 
-    def out_of_files(self, connections: Collection[WaitingConnection], exc: OSError) -> None:
-        """Accepting failed for want of descriptors: make room all the same."""
+    def out_of_files(self, connections: Collection[WaitingConnection], exc: OSError) -> int:
+        """Accepting failed for want of descriptors: make room all the same; how many ended."""
         live = [c for c in connections if not c.closing()]
-        self._make_room(None, live, self._batch, exc)
+        return self._make_room(None, live, self._batch, exc)
 
     def _make_room(
         self,
@@ -121,21 +121,25 @@ class DescriptorBudget:
         live: list[WaitingConnection],
         count: int,
         exc: OSError | None = None,
-    ) -> None:
+    ) -> int:
         waiting = [c for c in live if c is not newcomer and c.waiting_for_first_head()]
         waiting.sort(key=lambda c: c.opened_at)
-        for connection in waiting[:count]:
+        ending = waiting[:count]
+        for connection in ending:
             connection.give_up()
-        if self._short:
-            return
-        self._short = True
+        if not self._short:
+            self._short = True
+            self._warn(len(live), exc)
+        return len(ending)
+
+    def _warn(self, open_connections: int, exc: OSError | None) -> None:
         reason = f" ({exc.strerror})" if exc is not None else ""
         logger.warning(
             "This worker is running out of open files%s: %s connections open, room for %s "
             "under its limit of %s. Closing the connections that have not sent a whole request "
             "head, oldest first, to make room for new clients.",
             reason,
-            len(live),
+            open_connections,
             self.connections,
             self.files_limit,
         )

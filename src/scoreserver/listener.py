@@ -38,7 +38,10 @@ MAX_HOLD_BACK_S = 1.0
 """The longest a saturated worker leaves connections to others that say they have room."""
 
 ACCEPT_RETRY_S = 0.01
-"""How soon accepting is tried again after it failed (room made takes a loop pass to free)."""
+"""How soon accepting is tried again after room was made (closing takes a loop pass)."""
+
+ACCEPT_BACKOFF_S = 0.1
+"""How soon accepting is tried again after it failed and no room could be made."""
 
 _POLL_S = 0.001
 
@@ -165,23 +168,23 @@ class PoliteServer(AnnouncingServer):
             try:
                 connection, peer = await loop.sock_accept(listening)
             except OSError as exc:  # out of file descriptors, and the like: retry shortly
-                self._accept_failed(exc)
-                await asyncio.sleep(ACCEPT_RETRY_S)
+                room_made = self._accept_failed(exc)
+                await asyncio.sleep(ACCEPT_RETRY_S if room_made else ACCEPT_BACKOFF_S)
                 continue
             self._failing = False
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._availability.accepted(peer)
             await loop.connect_accepted_socket(self._protocol, connection)
 
-    def _accept_failed(self, exc: OSError) -> None:
-        """Make room when out of descriptors; say so once, not at every retry."""
+    def _accept_failed(self, exc: OSError) -> bool:
+        """Make room when out of descriptors, saying so once, not at every retry; True if made."""
         if exc.errno in (errno.EMFILE, errno.ENFILE) and self._budget is not None:
             connections = cast("set[WaitingConnection]", self.server_state.connections)
-            self._budget.out_of_files(connections, exc)
-            return
+            return self._budget.out_of_files(connections, exc) > 0
         if not self._failing:
             self._failing = True
             logger.warning("Cannot accept a connection: %s", exc)
+        return False
 
     async def _hold_back(self) -> None:
         availability = self._availability
