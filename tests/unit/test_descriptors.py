@@ -80,8 +80,8 @@ def test_under_the_budget_nothing_ends(caplog: pytest.LogCaptureFixture) -> None
 def test_accepting_out_of_files_makes_room_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     budget = DescriptorBudget(connections=64, files_limit=1024)
     connections = [Connection(opened_at=i) for i in range(10)]
-    budget.out_of_files(connections, OSError(24, "Too many open files"))
-    assert connections[0].ended and connections[1].ended
+    assert budget.out_of_files(connections, OSError(24, "Too many open files")) == 2
+    assert [c.ended for c in connections[:3]] == [True, True, False]
     assert "Too many open files" in warnings(caplog)[0]
 
 
