@@ -96,7 +96,7 @@ def _read_to_end(sock: socket.socket, wait: float) -> tuple[bytes, bool]:
         sock.settimeout(left)
         try:
             chunk = sock.recv(65536)
-        except TimeoutError:
+        except socket.timeout:  # TimeoutError from Python 3.10 on, not before
             break
         except ConnectionError:
             return received, True

@@ -27,10 +27,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     args = [*SERVER_ARGS, "--host", "127.0.0.1"]
     cwd = tmp_path_factory.mktemp("adversarial")
     command = server_command(sys.executable)
-    with (
-        scrubbed_environ(),
-        serving(args, env=SERVER_ENV, cwd=cwd, command=command) as server,
-    ):
+    with scrubbed_environ(), serving(args, env=SERVER_ENV, cwd=cwd, command=command) as server:
         yield Target(server.port, server.process.pid, server.output)
 
 
