@@ -19,6 +19,7 @@ from scoreserver.app import create_app
 from scoreserver.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
+    uvicorn_announces_close,
     uvicorn_internals_known,
 )
 from scoreserver.custody import ConnectionReporter
@@ -168,7 +169,7 @@ def run_worker(
         budget = guards.budget if guards is not None else None
         ready = partial(_report_ready, link, rebalancing)
         server = PoliteServer(config, ready, sockets, availability, budget)
-        if guards is not None:
+        if guards is not None and uvicorn_announces_close():
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     uvloop.run(_serve(server, sockets, link.heartbeat))
