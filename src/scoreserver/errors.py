@@ -13,6 +13,7 @@
     │   ├── MethodNotAllowedError         405
     │   ├── NotAcceptableError            406
     │   ├── UnauthorizedError             401
+    │   ├── RequestTimeoutError           408 (the request head did not come in time)
     │   ├── PayloadTooLargeError          413
     │   ├── URITooLongError               414
     │   ├── UnsupportedMediaTypeError     415
@@ -41,6 +42,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PortInUseError",
+    "RequestTimeoutError",
     "ResponseEncodingError",
     "RunFunctionError",
     "ScoreServerError",
@@ -133,6 +135,12 @@ class UnauthorizedError(ClientError):
     status_code = 401
 
 
+class RequestTimeoutError(ClientError):
+    """The request head did not arrive in full within the header timeout."""
+
+    status_code = 408
+
+
 class PayloadTooLargeError(ClientError):
     """The request body is larger than the configured limit."""
 
@@ -152,7 +160,7 @@ class UnsupportedMediaTypeError(ClientError):
 
 
 class HeaderTooLargeError(ClientError):
-    """A request id header is longer than allowed."""
+    """A request id header, the header block or the whole request head is larger than allowed."""
 
     status_code = 431
 

@@ -179,17 +179,27 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         elif method is not None and method.group(1) not in _PARSER_METHODS:
             status, message = MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE
             headers.append((RUN_FAILED_HEADER.encode(), b"False"))
+        self._answer_and_close(status, message, headers)
+
+    def _answer_and_close(
+        self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         if self._writer is not None:
             self._writer.flush()  # whatever an earlier response holds goes out first
+        if headers is None:
+            headers = self.server_state.default_headers
         self.transport.write(json_error_bytes(status, message, headers))
         self.transport.close()
 
 
-def reporting_protocol(reporter: ConnectionReporter) -> type[JsonErrorsHttpToolsProtocol]:
-    """The protocol, also reporting each connection to the supervisor's custody."""
+def reporting_protocol(
+    reporter: ConnectionReporter,
+    base: type[JsonErrorsHttpToolsProtocol] = JsonErrorsHttpToolsProtocol,
+) -> type[JsonErrorsHttpToolsProtocol]:
+    """The protocol (base), also reporting each connection to the supervisor's custody."""
 
-    class ReportingProtocol(JsonErrorsHttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    class ReportingProtocol(base):  # type: ignore[valid-type, misc]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
             if sock is not None:

@@ -71,6 +71,12 @@ def _json_or_text(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+    except RecursionError as exc:
+        raise BadRequestError(_too_deep("A query parameter")) from exc
+
+
+def _too_deep(what: str) -> str:
+    return f"{what} is JSON nested too deeply for the server to parse."
 
 
 def decode_text(body: bytes) -> str:
@@ -138,6 +144,8 @@ class SchemaInput:
             values = json.loads(request.body)
         except ValueError as exc:
             raise BadRequestError(f"POST body could not be decoded as JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise BadRequestError(_too_deep("POST body")) from exc
         if not isinstance(values, dict):
             raise BadRequestError("POST body should be a JSON dictionary.")
         return values

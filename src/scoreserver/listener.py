@@ -13,14 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import logging
 import socket
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 
 from scoreserver.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from scoreserver.descriptors import DescriptorBudget, WaitingConnection
 
 __all__ = ["AnnouncingServer", "Availability", "PoliteServer"]
 
@@ -31,6 +36,12 @@ FRESH_CONNECTION_S = 1.0
 
 MAX_HOLD_BACK_S = 1.0
 """The longest a saturated worker leaves connections to others that say they have room."""
+
+ACCEPT_RETRY_S = 0.01
+"""How soon accepting is tried again after room was made (closing takes a loop pass)."""
+
+ACCEPT_BACKOFF_S = 0.1
+"""How soon accepting is tried again after it failed and no room could be made."""
 
 _POLL_S = 0.001
 
@@ -123,10 +134,13 @@ class PoliteServer(AnnouncingServer):
         on_started: Callable[[], None],
         sockets: list[socket.socket],
         availability: Availability,
+        budget: DescriptorBudget | None = None,
     ) -> None:
         super().__init__(config, on_started)
         self._listening = sockets
         self._availability = availability
+        self._budget = budget
+        self._failing = False
         self._accepting: list[asyncio.Task[None]] = []
 
     async def _listen(self, sockets: list[socket.socket] | None) -> None:
@@ -159,12 +173,23 @@ class PoliteServer(AnnouncingServer):
             try:
                 connection, peer = await loop.sock_accept(listening)
             except OSError as exc:  # out of file descriptors, and the like: retry shortly
-                logger.warning("Cannot accept a connection: %s", exc)
-                await asyncio.sleep(0.1)
+                room_made = self._accept_failed(exc)
+                await asyncio.sleep(ACCEPT_RETRY_S if room_made else ACCEPT_BACKOFF_S)
                 continue
+            self._failing = False
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._availability.accepted(peer)
             await loop.connect_accepted_socket(self._protocol, connection)
+
+    def _accept_failed(self, exc: OSError) -> bool:
+        """Make room when out of descriptors, saying so once, not at every retry; True if made."""
+        if exc.errno in (errno.EMFILE, errno.ENFILE) and self._budget is not None:
+            connections = cast("set[WaitingConnection]", self.server_state.connections)
+            return self._budget.out_of_files(connections, exc) > 0
+        if not self._failing:
+            self._failing = True
+            logger.warning("Cannot accept a connection: %s", exc)
+        return False
 
     async def _hold_back(self) -> None:
         availability = self._availability

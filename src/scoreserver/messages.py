@@ -7,7 +7,10 @@ import socket
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-__all__ = ["WorkerFailed", "WorkerLink", "WorkerReady"]
+__all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
+
+NOT_SERVING = -1
+"""A worker's published load (WorkerLink.loads) while it is not serving: starting or replaced."""
 
 
 @dataclass(frozen=True)
@@ -43,5 +46,7 @@ class WorkerLink:
     """This worker's end of the channel its connections are reported on (see custody.py)."""
     marks: ctypes.Array[ctypes.c_byte]
     """One flag per reported connection: 1 while its request waits for run()."""
+    loads: ctypes.Array[ctypes.c_int]
+    """One count per worker slot: its connections that carry requests (see rebalancing.py)."""
     draining: ctypes.c_byte | None = None
     """1 once the supervisor has begun to stop: readiness probes answer "not ready"."""

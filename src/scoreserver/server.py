@@ -12,7 +12,7 @@ import resource
 import signal
 import socket
 import time
-from ctypes import c_byte, c_double
+from ctypes import c_byte, c_double, c_int
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection, wait
@@ -27,13 +27,14 @@ from scoreserver.custody import (
     custody_channel,
     orphan_response,
 )
+from scoreserver.descriptors import guarded_per_worker
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
 from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
     from scoreserver.entry_script import EntryScript
-from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 
 __all__ = ["Supervisor", "bind_socket"]
 
@@ -101,6 +102,9 @@ class Supervisor:
     _availability: ctypes.Array[c_byte] = field(init=False)
     _draining: c_byte = field(init=False)
     """Set at the stop signal, read by the workers' readiness probes."""
+    _loads: ctypes.Array[c_int] = field(init=False)
+    _guarded: int = MAX_GUARDED_CONNECTIONS
+    """Connections per worker the supervisor keeps a copy of: its open files are shared out."""
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
@@ -124,10 +128,13 @@ class Supervisor:
     def _serve(self, wake: tuple[socket.socket, socket.socket]) -> int:
         _raise_descriptor_limit()
         sockets = self._bind()
+        self._guarded = guarded_per_worker(self.settings.worker_count, MAX_GUARDED_CONNECTIONS)
+        context = multiprocessing.get_context("fork")
         # Every slot starts "not serving"; with --reload, generations take turns at the slots.
-        self._availability = multiprocessing.get_context("fork").RawArray(
-            c_byte, [1] * reload_slots(self.settings)
-        )
+        slots = reload_slots(self.settings)
+        self._availability = context.RawArray(c_byte, [1] * slots)
+        # A slot no worker serves from (yet) is left out when the workers share their clients.
+        self._loads = context.RawArray(c_int, [NOT_SERVING] * slots)
         try:
             for slot in range(self.settings.worker_count):
                 self.workers.append(self._spawn(sockets, wake, slot))
@@ -180,11 +187,19 @@ class Supervisor:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
-        marks = context.RawArray(c_byte, MAX_GUARDED_CONNECTIONS)
+        marks = context.RawArray(c_byte, self._guarded)
         supervisor_end, worker_end = custody_channel()
         self._availability[slot] = True  # not serving yet: the others should not wait for it
+        self._loads[slot] = NOT_SERVING  # nor count it when they share out their clients
         link = WorkerLink(
-            sender, heartbeat, self._availability, slot, worker_end, marks, self._draining
+            sender,
+            heartbeat,
+            self._availability,
+            slot,
+            worker_end,
+            marks,
+            loads=self._loads,
+            draining=self._draining,
         )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.

@@ -160,6 +160,9 @@ class Settings(BaseModel):
     vertex_storage_uri: str | None = Field(None, alias="AIP_STORAGE_URI")
     """Vertex AI's model location: a local path (or file:// URI) is the model directory."""
 
+    header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
+    """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

@@ -11,12 +11,20 @@ import time
 from ctypes import c_double
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import uvicorn
 import uvloop
 
 from scoreserver.app import create_app
+from scoreserver.connection_guards import (
+    ConnectionGuards,
+    guarded_protocol,
+    uvicorn_announces_close,
+    uvicorn_internals_known,
+)
 from scoreserver.custody import ConnectionReporter
+from scoreserver.descriptors import DescriptorBudget
 from scoreserver.entry_script import (
     EntryScript,
     InputMode,
@@ -25,12 +33,13 @@ from scoreserver.entry_script import (
     script_location,
 )
 from scoreserver.errors import EntryScriptError
-from scoreserver.http_protocol import reporting_protocol
+from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
 from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.protocols.core import Readiness
+from scoreserver.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.scoring import Scorer
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
@@ -44,6 +53,9 @@ script_logger = logging.getLogger("azmlinfsrv.user_script")
 SCRIPT_FAILURE_EXIT = EntryScriptError.exit_code
 
 HEARTBEAT_INTERVAL_S = 1.0
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+"""Tasks that live as long as the worker's event loop (a reference keeps them alive)."""
 
 _MODE_MESSAGES = {
     InputMode.PLAIN: "run() is not decorated. Server will invoke it with the input in JSON string.",
@@ -138,10 +150,14 @@ def run_worker(
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     link.heartbeat.value = time.monotonic()
+    guards = _connection_guards(settings, len(link.marks))
+    base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=reporting_protocol(reporter),
+        http=reporting_protocol(reporter, base),
+        # We serve no WebSockets: a request asking to upgrade is an ordinary request.
+        ws="none",
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
         # ASGI 2, and the router's returns its endpoint's coroutine.
         interface="asgi3",
@@ -154,14 +170,19 @@ def run_worker(
         date_header=True,
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
-    ready = partial(_report_ready, link)
-    server: AnnouncingServer = AnnouncingServer(config, ready)
+    rebalancing: list[Rebalancer] = []
+    server = AnnouncingServer(config, partial(_report_ready, link, rebalancing))
     if settings.worker_count > 1:
         # An async run() is not throttled, so such a worker is never too busy to accept.
         limit = float("inf") if script.is_async else settings.concurrency
         availability = Availability(app, link.availability, link.slot, limit)
         config.app = availability
-        server = PoliteServer(config, ready, sockets, availability)
+        budget = guards.budget if guards is not None else None
+        ready = partial(_report_ready, link, rebalancing)
+        server = PoliteServer(config, ready, sockets, availability, budget)
+        if guards is not None and uvicorn_announces_close():
+            connections = cast("set[SheddableConnection]", server.server_state.connections)
+            rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     uvloop.run(_serve(server, sockets, link.heartbeat))
     scorer.close()
     if telemetry is not None:
@@ -169,11 +190,25 @@ def run_worker(
     sys.exit(0)
 
 
-def _report_ready(link: WorkerLink) -> None:
+def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | None:
+    """The guards on this worker's connections; none if uvicorn changed what they rely on."""
+    if not uvicorn_internals_known():
+        logger.warning(
+            "uvicorn %s changed the internals scoreserver's connection guards rely on: the "
+            "header timeout, head size limit, upgrade handling and descriptor budget are off.",
+            uvicorn.__version__,
+        )
+        return None
+    return ConnectionGuards(settings.header_timeout, DescriptorBudget.measure(guarded))
+
+
+def _report_ready(link: WorkerLink, rebalancing: list[Rebalancer]) -> None:
     """Tell the log and the supervisor that this worker now accepts connections."""
     logger.info("Worker with pid %s ready for serving traffic", os.getpid())
     link.status.send(WorkerReady(pid=os.getpid()))
     link.status.close()
+    for rebalancer in rebalancing:
+        _BACKGROUND.add(asyncio.get_running_loop().create_task(rebalancer.run()))
 
 
 async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat: c_double) -> None:

@@ -401,3 +401,11 @@ def test_model_name_defaults_to_model() -> None:
     assert Settings.from_sources(environ={}).model_name == "model"
     assert Settings.from_sources(environ={"SCORESERVER_MODEL_NAME": "iris"}).model_name == "iris"
     assert Settings.from_sources({"model_name": "a"}, environ={}).model_name == "a"
+
+
+def test_header_timeout_is_30_s_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_sources().header_timeout == 30.0
+    monkeypatch.setenv("SCORESERVER_HEADER_TIMEOUT", "2.5")
+    assert Settings.from_sources().header_timeout == 2.5
+    with pytest.raises(ValidationError):
+        Settings(header_timeout=0)
