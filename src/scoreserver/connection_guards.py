@@ -40,7 +40,6 @@ __all__ = [
     "ConnectionGuards",
     "GuardedHttpToolsProtocol",
     "guarded_protocol",
-    "uvicorn_announces_close",
     "uvicorn_internals_known",
 ]
 
@@ -310,15 +309,6 @@ def uvicorn_internals_known() -> bool:
         and all(callable(getattr(HttpToolsProtocol, name, None)) for name in _PROTOCOL_METHODS)
         and hasattr(httptools, "HttpParserUpgrade")
     )
-
-
-def uvicorn_announces_close() -> bool:
-    """Whether uvicorn says `Connection: close` in a response it closes the connection after.
-
-    Older releases (those Python 3.9 gets) only close: a keep-alive client would send its next
-    request into a closing connection, so clients are not shed there.
-    """
-    return "has_connection_close" in RequestResponseCycle.send.__code__.co_varnames
 
 
 def guarded_protocol(guards: ConnectionGuards) -> type[GuardedHttpToolsProtocol]:

@@ -71,14 +71,17 @@ class _ResponseWriter(asyncio.Transport):
             self._transport.write(held + data)
             return
         cycle = self._cycle
-        if cycle is not None and cycle.response_started and cycle.expected_content_length > 0:
-            # The head (uvicorn has just counted the declared length); only the head is held.
-            # Every response of known length here sends its body right after its head, so the
-            # head waits for nothing; were the body late, the head would wait for it, and the
-            # bytes on the wire would still be the same.
+        if cycle is not None and cycle.response_started:
+            # The head: uvicorn has just counted the declared length. Only the head of a body
+            # of known length is held; every such response sends its body right after its head,
+            # so the head waits for nothing (were the body late, the head would wait for it, and
+            # the bytes on the wire would still be the same).
             self._cycle = None
-            self._held = bytes(data) if cycle.keep_alive else _closing(data)
-            return
+            head = bytes(data) if cycle.keep_alive else _closing(data)
+            if cycle.expected_content_length > 0:
+                self._held = head
+                return
+            data = head
         self._transport.write(data)
 
     def flush(self) -> None:

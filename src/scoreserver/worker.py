@@ -20,7 +20,6 @@ from scoreserver.app import create_app
 from scoreserver.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
-    uvicorn_announces_close,
     uvicorn_internals_known,
 )
 from scoreserver.custody import ConnectionReporter
@@ -180,7 +179,7 @@ def run_worker(
         budget = guards.budget if guards is not None else None
         ready = partial(_report_ready, link, rebalancing)
         server = PoliteServer(config, ready, sockets, availability, budget)
-        if guards is not None and uvicorn_announces_close():
+        if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     uvloop.run(_serve(server, sockets, link.heartbeat))
