@@ -10,6 +10,7 @@ from scoreserver.cors import CorsPolicy
 from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
+from scoreserver.metrics import WorkerMeters
 from scoreserver.middleware import Endpoint, RoutePolicy
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.protocols import PROTOCOLS
@@ -33,8 +34,9 @@ def create_app(
     telemetry: AppInsights | None = None,
     custody: ConnectionReporter | None = None,
     readiness: Readiness | None = None,
+    meters: WorkerMeters | None = None,
 ) -> ASGIApp:
-    """The whole application: routes, request ids, CORS when configured."""
+    """The whole application: routes, request ids, CORS and metrics when configured."""
     arguments = argument_builder(script)
     handlers = ScoreHandlers(
         script=script,
@@ -65,7 +67,14 @@ def create_app(
     )
     routes, prefixes = protocol_routes(settings, service, policy)
     routes.update(_swagger_ui_routes(settings, swagger, policy))
-    return build_router(handlers, policy, routes, prefixes)
+    router = build_router(handlers, policy, routes, prefixes)
+    if meters is None:
+        return router
+    # prometheus_client is imported only where metrics are served.
+    from scoreserver.metrics_routes import metered_app
+
+    queue_limit = float("inf") if script.is_async else settings.concurrency
+    return metered_app(router, settings, meters, policy, queue_limit)
 
 
 _ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -6,6 +6,10 @@ import ctypes
 import socket
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scoreserver.metrics import MetricsMemory
 
 __all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
 
@@ -50,3 +54,5 @@ class WorkerLink:
     """One count per worker slot: its connections that carry requests (see rebalancing.py)."""
     draining: ctypes.c_byte | None = None
     """1 once the supervisor has begun to stop: readiness probes answer "not ready"."""
+    metrics: MetricsMemory | None = None
+    """The shared counts behind /metrics, when metrics are on."""

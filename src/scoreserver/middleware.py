@@ -29,6 +29,7 @@ from scoreserver.errors import (
 )
 from scoreserver.inputs import IncomingRequest
 from scoreserver.logs import AccessLog, log_exception
+from scoreserver.metrics import RouteMeter
 from scoreserver.outputs import PreparedResponse, error_response
 from scoreserver.raw_responses import RUN_FAILED_HEADER
 from scoreserver.request_ids import SERVER_ID_HEADERS, RequestIds
@@ -159,29 +160,35 @@ class Endpoint:
     """Needs the bearer key when one is configured (the liveness probe never does)."""
     error_format: Callable[[int, str], Response] | None = None
     """The route's protocol's error response; None is the JSON {"message": ...} of /score."""
+    meter: RouteMeter | None = None
+    """Counts the route's requests for /metrics (none when metrics are off)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
         method: str = scope["method"]
+        start = time.perf_counter()
+        if self.meter is not None:
+            self.meter.enter()
         if method not in self.methods and not (method == "OPTIONS" and self.auto_options):
             response = self._error(MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE)
-            await response(scope, receive, send)
+            await self._metered(response, method, start)(scope, receive, send)
             return
-        start = time.perf_counter()
         headers = Headers(raw=scope["headers"])  # raw= shares the list; scope= would copy it
         oversized = _oversized(scope)
         if oversized is not None:
-            await self._error(oversized.status_code, oversized.message)(scope, receive, send)
+            response = self._error(oversized.status_code, oversized.message)
+            await self._metered(response, method, start)(scope, receive, send)
             return
         try:
             ids = RequestIds.from_raw(scope["headers"])
         except HeaderTooLargeError as exc:
-            await self._too_large(exc, method, headers)(scope, receive, send)
+            response = self._too_large(exc, method, headers)
+            await self._metered(response, method, start)(scope, receive, send)
             return
         if method == "OPTIONS" and self.auto_options:
             response = Response(b"", media_type="text/html", headers={"Allow": self._allow()})
             self._add_headers(response, ids.response_headers(), method, headers)
-            await response(scope, receive, send)
+            await self._metered(response, method, start)(scope, receive, send)
             return
         # The handler's response; any failure becomes a JSON error, never a stack trace. (Inline
         # rather than a method of its own: a coroutine layer costs time on every request.)
@@ -191,6 +198,8 @@ class Endpoint:
             body = await read_body(receive, headers, self.policy.max_body_bytes)
             response = await self.handler(IncomingRequest(scope, method, body, headers, ids))
         except ClientDisconnected:
+            if self.meter is not None:
+                self.meter.leave()
             return
         except ClientError as exc:
             response = self._error(exc.status_code, exc.message)
@@ -200,6 +209,8 @@ class Endpoint:
             log_exception(exc)
             response = self._error(500, INTERNAL_ERROR_MESSAGE)
         self._add_headers(response, ids.response_headers(), method, headers)
+        if self.meter is not None:
+            self.meter.record(method, response.status_code, time.perf_counter() - start)
         # The access line goes out before the response's last byte: a client that reads the log
         # the moment its answer arrives finds the line there.
         if self.access_log:
@@ -208,6 +219,12 @@ class Endpoint:
             else:
                 self._log_access(scope, method, response, start)
         await response(scope, receive, send)
+
+    def _metered(self, response: Response, method: str, start: float) -> Response:
+        """The response of a request answered before its handler ran, counted."""
+        if self.meter is not None:
+            self.meter.record(method, response.status_code, time.perf_counter() - start)
+        return response
 
     def _error(self, status_code: int, message: str) -> Response:
         """An error in the route's protocol's format (errors are rare: no cost on success)."""

@@ -15,6 +15,7 @@ from scoreserver.entry_script import EntryScript
 from scoreserver.errors import RunFunctionError, ScoringTimeoutError
 from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
+from scoreserver.metrics import RunMeter
 from scoreserver.run_threads import CallExited, CallTimedOut, RunThreads, Timed
 
 if sys.version_info >= (3, 11):
@@ -40,16 +41,26 @@ class ScoreResult:
 class Scorer:
     """Calls the script's run(): `concurrency` at a time on threads, or awaited if it is async."""
 
-    def __init__(self, script: EntryScript, timeout_ms: int, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        script: EntryScript,
+        timeout_ms: int,
+        concurrency: int = 1,
+        meter: RunMeter | None = None,
+    ) -> None:
         self._run: Callable[..., Any] = script.run
         self._is_async = script.is_async
         self._timeout_ms = timeout_ms
         self._timeout_s = timeout_ms / 1000
         self._concurrency = concurrency
         self._threads: RunThreads | None = None
+        self._meter = meter
 
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
+        meter = self._meter
+        if meter is not None:
+            meter.begin()
         try:
             if self._is_async:
                 timed = await self._await_run(arguments)
@@ -64,10 +75,19 @@ class Scorer:
                 "allocated time: %sms",
                 self._timeout_ms,
             )
+            if meter is not None:
+                meter.timed_out()
             raise ScoringTimeoutError(self._timeout_ms) from exc
         except Exception as exc:
             log_exception((exc.__cause__ or exc) if isinstance(exc, CallExited) else exc)
+            if meter is not None:
+                meter.failed()
             raise RunFunctionError() from exc
+        finally:
+            if meter is not None:
+                meter.end()
+        if meter is not None:
+            meter.ran(timed.elapsed_ms)
         return ScoreResult(timed.value, timed.elapsed_ms)
 
     def _start_threads(self) -> RunThreads:

@@ -35,6 +35,7 @@ from scoreserver.settings import Settings
 if TYPE_CHECKING:
     from scoreserver.entry_script import EntryScript
 from scoreserver.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.metrics import MetricsMemory
 
 __all__ = ["Supervisor", "bind_socket"]
 
@@ -105,6 +106,8 @@ class Supervisor:
     _loads: ctypes.Array[c_int] = field(init=False)
     _guarded: int = MAX_GUARDED_CONNECTIONS
     """Connections per worker the supervisor keeps a copy of: its open files are shared out."""
+    _metrics: MetricsMemory | None = None
+    """The counts behind /metrics, shared with the workers (when metrics are on)."""
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
@@ -135,6 +138,8 @@ class Supervisor:
         self._availability = context.RawArray(c_byte, [1] * slots)
         # A slot no worker serves from (yet) is left out when the workers share their clients.
         self._loads = context.RawArray(c_int, [NOT_SERVING] * slots)
+        if self.settings.metrics:
+            self._metrics = MetricsMemory(slots)
         try:
             for slot in range(self.settings.worker_count):
                 self.workers.append(self._spawn(sockets, wake, slot))
@@ -158,16 +163,22 @@ class Supervisor:
             self._stop_all()
 
     def _bind(self) -> list[socket.socket]:
-        sockets = [bind_socket(self.settings.host, self.settings.port)]
+        ports = [self.settings.port]
         if (
             self.settings.separate_health_endpoint
             and self.settings.health_port != self.settings.port
         ):
-            try:
-                sockets.append(bind_socket(self.settings.host, self.settings.health_port))
-            except StartupError:
-                sockets[0].close()
-                raise
+            ports.append(self.settings.health_port)
+        if self.settings.metrics and self.settings.metrics_port is not None:
+            ports.append(self.settings.metrics_port)
+        sockets: list[socket.socket] = []
+        try:
+            for port in ports:
+                sockets.append(bind_socket(self.settings.host, port))
+        except StartupError:
+            for sock in sockets:
+                sock.close()
+            raise
         return sockets
 
     def _install_signals(self, wake_write: socket.socket) -> None:
@@ -200,6 +211,7 @@ class Supervisor:
             marks,
             loads=self._loads,
             draining=self._draining,
+            metrics=self._metrics,
         )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.
@@ -387,6 +399,8 @@ class Supervisor:
             worker.process.exitcode,
         )
         self._answer_orphans(worker)
+        if self._metrics is not None:
+            self._metrics.worker_replaced(worker.slot)
         if not worker.ready:
             self._pause(RESTART_DELAY_S)  # its init() failed: do not spin
         self.workers[self.workers.index(worker)] = self._spawn(sockets, wake, worker.slot)
@@ -411,6 +425,8 @@ class Supervisor:
             orphan_response(worker.process.exitcode, version)
         )
         worker.custodian.close()
+        if answered and self._metrics is not None:
+            self._metrics.crash_answered(answered)
         if answered:
             logger.error(
                 "Answered %s request(s) that worker (pid:%s) was scoring with 500.",

@@ -163,6 +163,12 @@ class Settings(BaseModel):
     header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
     """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
 
+    metrics: bool = Field(True, alias="SCORESERVER_METRICS")
+    """Serve Prometheus metrics at /metrics (false turns them off, and their cost with them)."""
+
+    metrics_port: int | None = Field(None, ge=1, le=65535, alias="SCORESERVER_METRICS_PORT")
+    """Serve /metrics on this port only (and nothing else there), instead of on the main port."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

@@ -36,6 +36,7 @@ from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_pro
 from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.metrics import WorkerMeters
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.protocols.core import Readiness
 from scoreserver.rebalancing import Rebalancer, SheddableConnection
@@ -138,10 +139,12 @@ def run_worker(
         link.status.send(failed)
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
-    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
+    meters = None if link.metrics is None else WorkerMeters(link.metrics, link.slot, os.getpid())
+    run_meter = None if meters is None else meters.run()
+    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency, run_meter)
     reporter = ConnectionReporter(link.custody, link.marks)
     readiness = Readiness(link.draining)
-    app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness)
+    app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness, meters)
     if settings.cors_origin_list:
         logger.info(
             "Enabling CORS for the following origins: %s", ", ".join(settings.cors_origin_list)
@@ -183,6 +186,8 @@ def run_worker(
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     uvloop.run(_serve(server, sockets, link.heartbeat))
+    if meters is not None:
+        meters.stopped()
     scorer.close()
     if telemetry is not None:
         telemetry.close()
