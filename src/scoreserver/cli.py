@@ -31,6 +31,7 @@ USAGE_EXIT = 1
 _SUBCOMMANDS: dict[str, str] = {
     "check": "scoreserver.check:main",
     "serve": "scoreserver.serve:main",
+    "ray": "scoreserver.integrations.ray:main",
 }
 """Subcommands by name, as "module:function(argv, prog)" imported only when used."""
 

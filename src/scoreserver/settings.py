@@ -169,6 +169,15 @@ class Settings(BaseModel):
     metrics_port: int | None = Field(None, ge=1, le=65535, alias="SCORESERVER_METRICS_PORT")
     """Serve /metrics on this port only (and nothing else there), instead of on the main port."""
 
+    ray_replicas: int = Field(1, ge=1, alias="SCORESERVER_RAY_REPLICAS")
+    """scoreserver ray: replicas of the script (the lower bound when autoscaling)."""
+
+    ray_max_replicas: int | None = Field(None, ge=1, alias="SCORESERVER_RAY_MAX_REPLICAS")
+    """scoreserver ray: autoscale up to this many replicas (unset: a fixed number)."""
+
+    ray_num_cpus: float = Field(1.0, gt=0, alias="SCORESERVER_RAY_NUM_CPUS")
+    """scoreserver ray: CPUs Ray reserves for each replica."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
