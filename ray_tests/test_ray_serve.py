@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
+import yaml
 from tests.conftest import REPOSITORY
-from tests.integration.server import RunningServer, cli_command, start_server, wait_until_ready
+from tests.integration.server import (
+    RunningServer,
+    cli_command,
+    free_port,
+    start_server,
+    wait_until_ready,
+)
 
 OUTCOMES = str(REPOSITORY / "tests" / "scripts" / "metrics_outcomes.py")
 RAY_START_S = 240.0
@@ -79,3 +89,37 @@ def test_two_replicas_serve_the_script_with_the_servers_answers_and_stop_cleanly
         assert "POST /score 200" in server.output()
     finally:
         server.stop(timeout=120)
+
+
+def test_the_module_serves_from_a_ray_serve_config_file(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPOSITORY / "deploy" / "ray" / "serve-config.yaml").read_text())
+    port = free_port()
+    config["http_options"] = {"host": "127.0.0.1", "port": port}
+    (application,) = config["applications"]
+    application["args"]["entry_script"] = OUTCOMES
+    path = tmp_path / "serve-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    serve = str(Path(sys.executable).with_name("serve"))
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        # `serve run` takes its port from the config file: not through start_server's --port.
+        process = subprocess.Popen(
+            [serve, "run", str(path)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=REPOSITORY,
+            start_new_session=True,
+        )
+    server = RunningServer(process, port, log)
+    try:
+        wait_until_ready(server, timeout=RAY_START_S)
+        pids = set()
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(30):
+                answers = list(pool.map(lambda _: _post(server, "0.3"), range(4)))
+                pids.update(a.json()["pid"] for a in answers)
+                if len(pids) == application["args"]["ray_replicas"]:
+                    break
+        assert len(pids) == 2, pids
+    finally:
+        server.stop(sig=signal.SIGINT, timeout=120)

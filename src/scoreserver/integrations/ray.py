@@ -27,6 +27,8 @@ __all__ = ["app_builder", "application", "build_replica_app", "main"]
 logger = logging.getLogger("azmlinfsrv")
 
 DEPLOYMENT_NAME = "scoreserver"
+MAX_ONGOING_REQUESTS = 100
+"""Requests a replica takes at once (Ray Serve's default, 5, leaves clients waiting on backoff)."""
 
 
 def build_replica_app(settings: Settings) -> ASGIApp:
@@ -81,8 +83,9 @@ def deployment_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "name": DEPLOYMENT_NAME,
         "ray_actor_options": {"num_cpus": settings.ray_num_cpus},
-        # Each replica calls run() settings.concurrency at a time; Ray queues the rest for it.
-        "max_ongoing_requests": max(settings.concurrency, 1) * 4,
+        # Each replica queues requests for run() itself, cheaply; at this limit Ray's proxy
+        # holds requests back and retries with a backoff instead, which costs far more.
+        "max_ongoing_requests": max(settings.concurrency * 4, MAX_ONGOING_REQUESTS),
     }
     if settings.ray_max_replicas is not None:
         options["autoscaling_config"] = {
