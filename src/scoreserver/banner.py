@@ -59,9 +59,17 @@ def render_banner(settings: Settings) -> str:
         f"Liveness Probe: GET   127.0.0.1:{health_port}/",
         f"Score:          POST  127.0.0.1:{settings.port}/score",
         *protocol_route_lines(settings),
+        *_metrics_line(settings),
         "",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _metrics_line(settings: Settings) -> list[str]:
+    """Where Prometheus scrapes, when metrics are on."""
+    if not settings.metrics:
+        return []
+    return [f"{'Metrics:':<16}GET   127.0.0.1:{settings.metrics_port or settings.port}/metrics"]
 
 
 def protocol_route_lines(settings: Settings) -> list[str]:

@@ -57,6 +57,7 @@ def test_default_banner_is_the_reference_text_naming_scoreserver() -> None:
         "Liveness Probe: GET   127.0.0.1:5301/\n"
         "Score:          POST  127.0.0.1:5301/score\n"
         f"{OTHER_PROTOCOL_ROUTES.format(port=5301)}"
+        "Metrics:        GET   127.0.0.1:5301/metrics\n"
         "\n"
     )
 
@@ -93,6 +94,13 @@ def test_vertex_routes_and_the_model_name_show_when_configured() -> None:
     assert "V1 Predict:     POST  127.0.0.1:8080/v1/models/iris:predict\n" in text
     assert "Vertex Health:  GET   127.0.0.1:8080/health\n" in text
     assert "Vertex Predict: POST  127.0.0.1:8080/v1/endpoints/1/deployedModels/2:predict\n" in text
+
+
+def test_the_metrics_line_names_the_metrics_port_or_is_left_out_when_off() -> None:
+    own_port = Settings(entry_script=SCRIPT, port=8080, SCORESERVER_METRICS_PORT=9090)
+    assert "Metrics:        GET   127.0.0.1:9090/metrics\n" in render_banner(own_port)
+    off = Settings(entry_script=SCRIPT, port=8080, SCORESERVER_METRICS="false")
+    assert "/metrics" not in render_banner(off)
 
 
 def test_rows_show_the_configured_values() -> None:
