@@ -110,10 +110,10 @@ def test_known_traffic_to_two_workers_is_counted_exactly() -> None:
 def test_metrics_answer_while_run_is_busy_and_show_it_in_flight_and_queued() -> None:
     with serving(["--entry_script", OUTCOMES]) as server:
         with ThreadPoolExecutor(2) as pool:
-            slow = [pool.submit(_post, server, "2") for _ in range(2)]
+            slow = [pool.submit(_post, server, "4") for _ in range(2)]
             wait_until(lambda: total(scrape(server.url), "scoreserver_requests_queued") == 1)
             busy = scrape(server.url)
-            # Answered while both run() calls are still going (each takes 2 s).
+            # Answered while both run() calls are still going (each takes 4 s).
             assert not any(f.done() for f in slow)
             assert total(busy, "scoreserver_requests_in_flight") == 2
             assert all(f.result().status_code == 200 for f in slow)
