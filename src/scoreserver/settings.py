@@ -163,6 +163,10 @@ class Settings(BaseModel):
     header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
     """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
 
+    portable_processes: TrueOnly = Field(False, alias="SCORESERVER_PORTABLE_PROCESSES")
+    """Start workers by spawn and pass connections over a stream socket, as on macOS, even where
+    fork and SOCK_SEQPACKET exist: for tests, so that the macOS paths are exercised on Linux."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

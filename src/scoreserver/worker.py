@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import cast
 
 import uvicorn
-import uvloop
 
 from scoreserver.app import create_app
 from scoreserver.connection_guards import (
@@ -37,6 +36,7 @@ from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.platform import run_event_loop, uvloop_available
 from scoreserver.protocols.core import Readiness
 from scoreserver.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.scoring import Scorer
@@ -139,7 +139,7 @@ def run_worker(
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
-    reporter = ConnectionReporter(link.custody, link.marks)
+    reporter = ConnectionReporter(link.custody, link.marks) if link.custody is not None else None
     readiness = Readiness(link.draining)
     app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness)
     if settings.cors_origin_list:
@@ -153,8 +153,8 @@ def run_worker(
     base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
     config = uvicorn.Config(
         app,
-        loop="uvloop",
-        http=reporting_protocol(reporter, base),
+        loop="uvloop" if uvloop_available() else "asyncio",
+        http=reporting_protocol(reporter, base) if reporter is not None else base,
         # We serve no WebSockets: a request asking to upgrade is an ordinary request.
         ws="none",
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
@@ -182,7 +182,7 @@ def run_worker(
         if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
-    uvloop.run(_serve(server, sockets, link.heartbeat))
+    run_event_loop(_serve(server, sockets, link.heartbeat))
     scorer.close()
     if telemetry is not None:
         telemetry.close()
