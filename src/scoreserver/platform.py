@@ -89,12 +89,18 @@ class ProcessPlatform:
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, self.stop_signals)
 
-    @staticmethod
-    def ask_to_stop(process: BaseProcess) -> None:
-        """Ask a child process to drain and exit (Windows has no such request: it ends there)."""
-        if process.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
+    def ask_to_stop(self, process: BaseProcess, console_stop: bool = False) -> None:
+        """Ask a child process to drain and exit.
+
+        Windows cannot ask another process: at a stop from the console (Ctrl+C, Ctrl+Break) the
+        console has told every process on it already, and otherwise the child is ended.
+        """
+        if signal.SIGTERM in self.stop_signals:
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+        elif not console_stop:
+            process.terminate()
 
 
 def _seqpacket_works() -> bool:
@@ -137,12 +143,20 @@ def uvloop_available() -> bool:
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run a worker's event loop: uvloop where there is one, asyncio's own elsewhere."""
+    """Run a worker's event loop: uvloop where there is one, asyncio's selector loop elsewhere."""
     if uvloop_available():
         import uvloop
 
         uvloop.run(main)
-    else:
-        import asyncio
+        return
+    import asyncio
 
-        asyncio.run(main)
+    # The selector loop, not Windows' default proactor: the proactor cannot accept on a
+    # listening socket that another worker process accepts on too (WinError 87).
+    loop = asyncio.SelectorEventLoop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

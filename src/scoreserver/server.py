@@ -16,7 +16,7 @@ from functools import partial
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scoreserver._version import server_version_header
 from scoreserver.custody import (
@@ -253,7 +253,7 @@ class Supervisor:
                 if not worker.ready and worker.status is not None:
                     waitables.append(worker.status)
                     waitables.append(worker.process.sentinel)
-            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
+            for ready in _wait(waitables, HEARTBEAT_CHECK_S):
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -317,7 +317,7 @@ class Supervisor:
             if self.reloader is not None:
                 waitables += self.reloader.waitables()
             received = False
-            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
+            for ready in _wait(waitables, HEARTBEAT_CHECK_S):
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -410,9 +410,9 @@ class Supervisor:
             # A dead worker's custodian is closed already (its fileno is -1).
             custodians = [c for w in self.workers for c in w.custodian.waitables()]
             if not custodians:
-                time.sleep(left)  # nothing to take; wait() needs something to wait on
+                time.sleep(min(left, HEARTBEAT_CHECK_S))  # nothing to take (Windows: no custody)
                 continue
-            for ready in wait(custodians, timeout=left):  # type: ignore[arg-type]
+            for ready in _wait(custodians, left):
                 if isinstance(ready, Custodian):
                     ready.receive()
 
@@ -442,7 +442,7 @@ class Supervisor:
             worker.custodian.close()
         for worker in self.workers:
             if worker.process.is_alive():
-                self.platform.ask_to_stop(worker.process)
+                self.platform.ask_to_stop(worker.process, console_stop=self._stopping)
         deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN_S
         for worker in self.workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -461,6 +461,17 @@ def _preload(settings: Settings) -> EntryScript:
     install_print_capture()
     script: EntryScript = import_worker().load_script(settings)
     return script
+
+
+def _wait(waitables: list[Any], timeout: float) -> list[Any]:
+    """What became ready within the timeout; nothing when a stop signal interrupted the wait.
+
+    Windows does not retry a wait that Ctrl+C interrupts (PEP 475 covers POSIX calls only).
+    """
+    try:
+        return wait(waitables, timeout=timeout)
+    except InterruptedError:
+        return []
 
 
 def _drain(sock: socket.socket) -> None:

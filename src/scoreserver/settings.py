@@ -41,7 +41,11 @@ DEFAULT_SCRIPT_NAME = "main.py"
 class Settings(BaseModel):
     """Everything the server needs to know, frozen after start-up."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # No protected "model_" namespace: model_dir and model_name are the reference's own names
+    # (pydantic < 2.10 warns about them at import otherwise).
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="ignore", protected_namespaces=()
+    )
 
     entry_script: Path | None = Field(None, alias="AZUREML_ENTRY_SCRIPT")
     """The user's score.py, made absolute."""
