@@ -219,8 +219,14 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat
             heartbeat.value = time.monotonic()
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
-    task = asyncio.create_task(beat())
+    _BACKGROUND.add(asyncio.create_task(beat()))
     try:
         await server.serve(sockets=sockets)
+    except KeyboardInterrupt:
+        # uvicorn raises the Ctrl+C it drained for again once done (on Windows, the console's
+        # stop): the requests are answered, and the worker ends as after any other stop.
+        pass
     finally:
-        task.cancel()
+        for task in _BACKGROUND:
+            task.cancel()
+        await asyncio.gather(*_BACKGROUND, return_exceptions=True)
