@@ -20,7 +20,9 @@ from tests.integration.test_crash_answers import (
     test_run_that_exits_the_process_gets_a_json_500_and_the_server_recovers,
 )
 from tests.integration.test_reload import test_edits_are_served_without_a_failed_request
-from tests.integration.test_shutdown import test_sigterm_answers_every_request_in_flight_then_exits_0
+from tests.integration.test_shutdown import (
+    test_sigterm_answers_every_request_in_flight_then_exits_0,
+)
 from tests.integration.test_workers import (
     SLEEP,
     test_killed_worker_is_replaced_and_the_server_keeps_serving,
