@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,15 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).parent
-PORT = 5871
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+PORT = _free_port()
 URL = f"http://127.0.0.1:{PORT}"
 TIMEOUT_MS = 2000
 START_S = 240.0

@@ -7,7 +7,7 @@ The rest of the process layer asks this module, never `sys.platform`:
     custody channel  SOCK_SEQPACKET    SOCK_STREAM, framed    none
     open-files limit raised to hard    raised to hard         no such limit (no resource module)
     stop signals     SIGTERM, SIGINT   SIGTERM, SIGINT        SIGINT (Ctrl+C), SIGBREAK
-    event loop       uvloop            uvloop                 asyncio
+    event loop       uvloop            uvloop                 asyncio (selector)
 
 Workers are forked only where fork is the platform's own default start method: macOS made spawn
 its default (Python 3.8) because its system libraries are not safe to use after a fork, and

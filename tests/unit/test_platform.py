@@ -55,7 +55,7 @@ def test_a_spawned_child_gets_default_stop_handling_and_the_held_signals() -> No
     context = platform.context()
     queue: multiprocessing.Queue[object] = context.Queue()
     with platform.stop_signals_held():
-        child = context.Process(target=_report_stop_handling, args=(platform, queue))  # type: ignore[attr-defined]
+        child = context.Process(target=_report_stop_handling, args=(platform, queue))
         child.start()
     assert queue.get(timeout=30) == (True, False)
     child.join(timeout=30)
