@@ -29,10 +29,11 @@ import os
 import select
 import signal
 import socket
-import struct
 from typing import TYPE_CHECKING, Protocol
 
+from scoreserver.custody_channels import BATCH, CustodyChannel, channel_pair
 from scoreserver.errors import WorkerDiedError
+from scoreserver.platform import CUSTODY_PACKETS
 from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 
 if TYPE_CHECKING:
@@ -63,18 +64,10 @@ logger = logging.getLogger("azmlinfsrv")
 MAX_GUARDED_CONNECTIONS = 4096
 """Connections per worker the supervisor keeps a copy of; any beyond are not guarded."""
 
-_BATCH = 200
-"""Copies handed over in one message (the kernel takes at most 253 descriptors in one)."""
-_SLOT = struct.Struct("!H")
 
-
-def custody_channel() -> tuple[socket.socket, socket.socket]:
-    """The supervisor's and the worker's ends of a new channel, both non-blocking."""
-    # SOCK_SEQPACKET keeps each message, and the socket it carries, whole and in order.
-    supervisor_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    supervisor_end.setblocking(False)
-    worker_end.setblocking(False)
-    return supervisor_end, worker_end
+def custody_channel(kind: str = CUSTODY_PACKETS) -> tuple[CustodyChannel, CustodyChannel]:
+    """The supervisor's and the worker's ends of a new channel (see custody_channels.py)."""
+    return channel_pair(kind)
 
 
 def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:
@@ -93,7 +86,7 @@ def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:
 class ConnectionReporter:
     """The worker's side: hands connections to the supervisor and marks those being scored."""
 
-    def __init__(self, channel: socket.socket, marks: ctypes.Array[ctypes.c_byte]) -> None:
+    def __init__(self, channel: CustodyChannel, marks: ctypes.Array[ctypes.c_byte]) -> None:
         self._channel = channel
         self._marks = marks
         self._free = list(range(len(marks) - 1, -1, -1))
@@ -151,12 +144,11 @@ class ConnectionReporter:
         # be reused by newer ones, which are handed over under that slot in their place.
         slots = list(dict.fromkeys(s for s in self._unsent if s in self._own))
         self._unsent.clear()
-        for first in range(0, len(slots), _BATCH):
-            batch = slots[first : first + _BATCH]
+        for first in range(0, len(slots), BATCH):
+            batch = slots[first : first + BATCH]
             fds = [self._own[slot].fileno() for slot in batch]
-            message = b"".join(_SLOT.pack(slot) for slot in batch)
             try:
-                socket.send_fds(self._channel, [message], fds)
+                self._channel.send(batch, fds)
             except BlockingIOError:
                 continue  # the supervisor is behind: these are served unguarded
             except OSError as exc:
@@ -167,9 +159,9 @@ class ConnectionReporter:
 
 
 class Custodian:
-    """The supervisor's side for one worker: the copies of its connections."""
+    """The supervisor's side for one worker: the copies of its connections (if it can have any)."""
 
-    def __init__(self, channel: socket.socket, marks: ctypes.Array[ctypes.c_byte]) -> None:
+    def __init__(self, channel: CustodyChannel | None, marks: ctypes.Array[ctypes.c_byte]) -> None:
         self._channel = channel
         self._marks = marks
         self._copies: dict[int, int] = {}
@@ -177,24 +169,25 @@ class Custodian:
 
     def fileno(self) -> int:
         """The channel, for waiting on it alongside the workers' other pipes."""
-        return self._channel.fileno()
+        return self._channel.fileno() if self._channel is not None else -1
+
+    def waitables(self) -> list[Custodian]:
+        """This custodian, while its channel is open (none where there is no custody)."""
+        return [self] if self.fileno() >= 0 else []
 
     def held(self) -> list[socket.socket | int]:
         """The channel and every copy (a newly forked worker must close them)."""
-        return [self._channel, *self._copies.values()]
+        if self._channel is None:
+            return []
+        return [self._channel.sock, *self._copies.values()]
 
     def receive(self) -> None:
         """Take every copy waiting on the channel."""
-        while True:
-            try:
-                message, fds, _flags, _addr = socket.recv_fds(
-                    self._channel, _BATCH * _SLOT.size, _BATCH
-                )
-            except OSError:  # nothing more waiting (BlockingIOError), or the channel is gone
+        while self._channel is not None:
+            batch = self._channel.receive()
+            if batch is None:  # nothing more waiting, or the channel is gone
                 return
-            if not message:
-                return  # the worker's end is closed
-            slots = [slot for (slot,) in _SLOT.iter_unpack(message)]
+            slots, fds = batch
             for slot in slots:
                 # A slot reported again belongs to a newer connection; the older one is over.
                 self._drop(slot)
@@ -233,7 +226,8 @@ class Custodian:
         for fd in self._copies.values():
             os.close(fd)
         self._copies.clear()
-        self._channel.close()
+        if self._channel is not None:
+            self._channel.close()
 
     def _drop(self, slot: int) -> None:
         fd = self._copies.pop(slot, None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import socket
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from scoreserver.custody_channels import CustodyChannel
     from scoreserver.metrics import MetricsMemory
 
 __all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
@@ -46,8 +46,9 @@ class WorkerLink:
     availability: ctypes.Array[ctypes.c_byte]
     """One flag per worker slot: 1 while that worker cannot take a request without queueing."""
     slot: int
-    custody: socket.socket
-    """This worker's end of the channel its connections are reported on (see custody.py)."""
+    custody: CustodyChannel | None
+    """This worker's end of the channel its connections are reported on (see custody.py);
+    None where descriptors cannot be passed (Windows)."""
     marks: ctypes.Array[ctypes.c_byte]
     """One flag per reported connection: 1 while its request waits for run()."""
     loads: ctypes.Array[ctypes.c_int]

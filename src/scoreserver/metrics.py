@@ -1,7 +1,7 @@
 """Request, run() and restart counts in memory that the supervisor and its workers share.
 
-Each worker slot owns a block of doubles in one anonymous shared mapping that the supervisor makes
-before the workers fork. Only the worker serving at a slot writes its block (the supervisor only
+Each worker slot owns a block of doubles in one shared array (multiprocessing's RawArray, so that
+workers started by fork or by spawn share it) that the supervisor makes before starting them. Only the worker serving at a slot writes its block (the supervisor only
 between two workers), so nothing is locked. A replacement worker takes its slot's block over and
 counts on from where the dead worker stopped: a dead worker's counts neither vanish nor count
 twice, and the gauges it left (in flight, running) are zeroed by the supervisor. Any worker reads
@@ -17,9 +17,11 @@ This module imports nothing beyond the standard library: the supervisor uses it 
 
 from __future__ import annotations
 
-import mmap
+import ctypes
+import multiprocessing
 from bisect import bisect_left
-from typing import Protocol, cast
+from multiprocessing.context import BaseContext
+from typing import Any, Protocol, cast
 
 __all__ = [
     "DURATION_BOUNDS",
@@ -107,20 +109,32 @@ def decode_key(key: float) -> tuple[int, int, int]:
 class MetricsMemory:
     """The shared blocks: one per worker slot and the supervisor's; made before the workers fork."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, context: BaseContext | None = None) -> None:
         self.slots = slots
-        size = (slots * BLOCK_SIZE + SUPERVISOR_SIZE) * 8
-        # Anonymous and shared: forked workers write the same pages the supervisor reads.
-        self._mapping = mmap.mmap(-1, size)
-        self._values = memoryview(self._mapping).cast("d")
+        context = context or multiprocessing.get_context()
+        self._array = context.RawArray(ctypes.c_double, slots * BLOCK_SIZE + SUPERVISOR_SIZE)
+        self._values = _doubles(self._array)
+
+    def _view(self) -> memoryview:
+        return cast("memoryview", self._values)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For a spawned worker: the shared array (which multiprocessing passes on), no view."""
+        return {"slots": self.slots, "array": self._array}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """In a spawned worker: the same shared array, viewed as doubles again."""
+        self.slots = state["slots"]
+        self._array = state["array"]
+        self._values = _doubles(self._array)
 
     def block(self, slot: int) -> Values:
         """The values of one worker slot."""
-        return cast("Values", self._values[slot * BLOCK_SIZE : (slot + 1) * BLOCK_SIZE])
+        return cast("Values", self._view()[slot * BLOCK_SIZE : (slot + 1) * BLOCK_SIZE])
 
     def supervisor(self) -> Values:
         """The supervisor's own counts: restarts and crash answers."""
-        return cast("Values", self._values[self.slots * BLOCK_SIZE :])
+        return cast("Values", self._view()[self.slots * BLOCK_SIZE :])
 
     def worker_replaced(self, slot: int) -> None:
         """A worker died: count the restart, and zero what it had in progress (not its counts)."""
@@ -131,6 +145,11 @@ class MetricsMemory:
     def crash_answered(self, requests: int) -> None:
         """The supervisor answered a dead worker's requests with 500."""
         self.supervisor()[CRASH_ANSWERS] += requests
+
+
+def _doubles(array: Any) -> Values:
+    """A ctypes array of doubles as a flat memoryview (item access costs less than ctypes')."""
+    return cast("Values", memoryview(array).cast("B").cast("d"))
 
 
 class WorkerMeters:

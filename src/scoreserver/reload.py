@@ -1,7 +1,7 @@
 """--reload: when the application's files change, move traffic to workers on the new code.
 
 The port never closes: the listening sockets belong to the supervisor, and every worker accepts
-on the same ones. On a change the supervisor forks a new generation of workers, which import the
+on the same ones. On a change the supervisor starts a new generation of workers, which import the
 script afresh (the supervisor itself never imports it) and run init(). Each accepts connections
 as soon as its init() is done; once the whole generation is ready, the previous one is told to
 stop (SIGTERM): it stops accepting, answers what it has, and exits. If the new code fails to
@@ -12,16 +12,14 @@ import or its init() raises, the new generation is dropped and the previous one 
                                             all ready ──► retire generation n (drains)
                                             one failed ─► drop n+1, log file:line, keep n
 
-watchfiles runs in a process of its own, forked before the sockets are bound, so neither the
+watchfiles runs in a process of its own, started before the sockets are bound, so neither the
 supervisor nor the workers import it, and it holds no copy of the listening sockets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
@@ -30,12 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkProcess
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from scoreserver.messages import WorkerFailed, WorkerReady
+from scoreserver.platform import ProcessPlatform
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
@@ -119,13 +118,15 @@ class _ParentGone:
 
 
 def _watch(
-    paths: list[Path], sender: Connection, parent: int, inherited: list[socket.socket | int]
+    paths: list[Path],
+    sender: Connection,
+    parent: int,
+    inherited: list[socket.socket | int],
+    platform: ProcessPlatform,
 ) -> None:
     """The watcher process: report each batch of changed files to the supervisor."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Ctrl-C reaches the whole process group: the supervisor stops this process itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    platform.reset_child_signals(on_interrupt=signal.SIG_IGN)
     for held in inherited:
         # A copy of a listening socket here would keep the port accepting after a stop, and
         # copies of connections would keep their sockets alive.
@@ -155,18 +156,20 @@ def _watch(
 class ChangeWatcher:
     """The watcher process and the pipe its changes arrive on."""
 
-    process: ForkProcess
+    process: BaseProcess
     changes: Connection
     alive: bool = True
 
     @classmethod
-    def start(cls, paths: list[Path], inherited: list[socket.socket | int]) -> ChangeWatcher:
-        """Fork the watcher, which closes the supervisor's sockets it inherits."""
-        context = multiprocessing.get_context("fork")
+    def start(
+        cls, paths: list[Path], inherited: list[socket.socket | int], platform: ProcessPlatform
+    ) -> ChangeWatcher:
+        """Start the watcher, which closes the supervisor's sockets it inherits (if forked)."""
+        context = platform.context()
         receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(
+        process = context.Process(  # type: ignore[attr-defined]
             target=_watch,
-            args=(paths, sender, os.getpid(), inherited),
+            args=(paths, sender, os.getpid(), inherited, platform),
             name="scoreserver-reload-watcher",
         )
         process.start()
@@ -219,6 +222,7 @@ class Reloader:
     """Start a worker in the given slot (the supervisor's own way of starting one)."""
     worker_count: int
     grace_s: float
+    platform: ProcessPlatform
     pending: list[_Worker] = field(default_factory=list)
     retiring: list[_Retiring] = field(default_factory=list)
 
@@ -226,12 +230,13 @@ class Reloader:
     def start(
         cls,
         settings: Settings,
+        platform: ProcessPlatform,
         spawn: Callable[[int], _Worker],
         inherited: list[socket.socket | int],
     ) -> Reloader:
         """Start watching the application's files."""
-        watcher = ChangeWatcher.start(watched_paths(settings), inherited)
-        return cls(watcher, spawn, settings.worker_count, settings.graceful_timeout)
+        watcher = ChangeWatcher.start(watched_paths(settings), inherited, platform)
+        return cls(watcher, spawn, settings.worker_count, settings.graceful_timeout, platform)
 
     def held(self) -> list[socket.socket | int]:
         """What a newly forked worker must close: the change pipe, the new workers' channels."""
@@ -244,7 +249,7 @@ class Reloader:
         """What the supervisor waits on for the reload: changes, the new workers, the drained."""
         found: list[object] = [self.watcher] if self.watcher.alive else []
         for worker in self.pending:
-            found.append(worker.custodian)
+            found += worker.custodian.waitables()
             found.append(worker.process.sentinel)
             if worker.status is not None:
                 found.append(worker.status)
@@ -354,9 +359,8 @@ class Reloader:
             if worker.status is not None:
                 worker.status.close()
                 worker.status = None
-            if worker.process.is_alive() and worker.process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.process.pid, signal.SIGTERM)
+            if worker.process.is_alive():
+                self.platform.ask_to_stop(worker.process)
             self.retiring.append(_Retiring(worker, deadline))
 
     def _reap(self, retired: _Retiring) -> None:

@@ -6,9 +6,7 @@ import contextlib
 import ctypes
 import errno
 import logging
-import multiprocessing
 import os
-import resource
 import signal
 import socket
 import time
@@ -16,9 +14,9 @@ from ctypes import c_byte, c_double, c_int
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import ForkProcess
+from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scoreserver._version import server_version_header
 from scoreserver.custody import (
@@ -29,6 +27,7 @@ from scoreserver.custody import (
 )
 from scoreserver.descriptors import guarded_per_worker
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
+from scoreserver.platform import ProcessPlatform, raise_descriptor_limit
 from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
@@ -43,7 +42,6 @@ logger = logging.getLogger("azmlinfsrv")
 
 LISTEN_BACKLOG = 2048
 RESTART_DELAY_S = 1.0
-_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # How often the supervisor looks at the workers' heartbeats.
 HEARTBEAT_CHECK_S = 1.0
 # How long the supervisor lets connection copies gather before it takes them again.
@@ -75,7 +73,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class _Worker:
     """A running worker process and the pipe it reports readiness on."""
 
-    process: ForkProcess
+    process: BaseProcess
     status: Connection | None
     heartbeat: c_double
     """When the worker's event loop last ran (time.monotonic, shared memory)."""
@@ -94,7 +92,7 @@ class Supervisor:
 
     settings: Settings
     preloaded: EntryScript | None = None
-    """The script loaded once here for WORKER_PRELOAD, which every worker inherits."""
+    """The script loaded once here for WORKER_PRELOAD, which every (forked) worker inherits."""
     workers: list[_Worker] = field(default_factory=list)
     reloader: Reloader | None = None
     """With --reload: moves traffic to workers on the new code when files change."""
@@ -108,18 +106,28 @@ class Supervisor:
     """Connections per worker the supervisor keeps a copy of: its open files are shared out."""
     _metrics: MetricsMemory | None = None
     """The counts behind /metrics, shared with the workers (when metrics are on)."""
+    platform: ProcessPlatform = field(init=False)
+    """How workers are started and guarded here (see platform.py)."""
+
+    def __post_init__(self) -> None:
+        self.platform = ProcessPlatform.detect(self.settings.portable_processes)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the process exit code."""
         wake_read, wake_write = socket.socketpair()
         wake_read.setblocking(False)
         wake_write.setblocking(False)
-        self._draining = multiprocessing.get_context("fork").RawValue(c_byte, 0)
+        self._draining = self.platform.context().RawValue(c_byte, 0)
         # Before anything slow (a preloaded init(), binding): a stop signal during start-up is
         # a clean stop, not a kill by the default handler.
         self._install_signals(wake_write)
         try:
-            if self.settings.worker_preload:
+            if self.settings.worker_preload and not self.platform.forks:
+                logger.warning(
+                    "WORKER_PRELOAD needs workers started by fork; here they are spawned, so "
+                    "each worker imports the script and runs init() itself."
+                )
+            elif self.settings.worker_preload:
                 self.preloaded = _preload(self.settings)
             if self._stopping:
                 return 0
@@ -129,17 +137,17 @@ class Supervisor:
             wake_write.close()
 
     def _serve(self, wake: tuple[socket.socket, socket.socket]) -> int:
-        _raise_descriptor_limit()
+        raise_descriptor_limit()
         sockets = self._bind()
         self._guarded = guarded_per_worker(self.settings.worker_count, MAX_GUARDED_CONNECTIONS)
-        context = multiprocessing.get_context("fork")
+        context = self.platform.context()
         # Every slot starts "not serving"; with --reload, generations take turns at the slots.
         slots = reload_slots(self.settings)
         self._availability = context.RawArray(c_byte, [1] * slots)
         # A slot no worker serves from (yet) is left out when the workers share their clients.
         self._loads = context.RawArray(c_int, [NOT_SERVING] * slots)
         if self.settings.metrics:
-            self._metrics = MetricsMemory(slots)
+            self._metrics = MetricsMemory(slots, context)
         try:
             for slot in range(self.settings.worker_count):
                 self.workers.append(self._spawn(sockets, wake, slot))
@@ -149,7 +157,8 @@ class Supervisor:
             if self.settings.reload:
                 spawn = partial(self._spawn, sockets, wake)
                 held = [h for w in self.workers for h in w.custodian.held()]
-                self.reloader = Reloader.start(self.settings, spawn, [*sockets, *wake, *held])
+                inherited = [*sockets, *wake, *held] if self.platform.forks else []
+                self.reloader = Reloader.start(self.settings, self.platform, spawn, inherited)
             self._supervise(sockets, wake)
             # Readiness says "not ready" from the signal on; everything is still served while
             # load balancers (Kubernetes endpoints) take the server out of rotation.
@@ -189,17 +198,18 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 wake_write.send(b"\0")
 
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
+        for signum in self.platform.stop_signals:
+            signal.signal(signum, on_stop)
 
     def _spawn(
         self, sockets: list[socket.socket], wake: tuple[socket.socket, socket.socket], slot: int
     ) -> _Worker:
-        context = multiprocessing.get_context("fork")
+        context = self.platform.context()
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
         marks = context.RawArray(c_byte, self._guarded)
-        supervisor_end, worker_end = custody_channel()
+        kind = self.platform.custody
+        supervisor_end, worker_end = custody_channel(kind) if kind else (None, None)
         self._availability[slot] = True  # not serving yet: the others should not wait for it
         self._loads[slot] = NOT_SERVING  # nor count it when they share out their clients
         link = WorkerLink(
@@ -215,26 +225,27 @@ class Supervisor:
         )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.
-        foreign: list[socket.socket | int] = [*wake, supervisor_end]
-        for other in self.workers:
-            foreign += other.custodian.held()
-        if self.reloader is not None:
-            foreign += self.reloader.held()
-        process = context.Process(
+        # A spawned worker inherits only what it is given.
+        foreign: list[socket.socket | int] = []
+        if self.platform.forks:
+            foreign += [*wake, *([supervisor_end.sock] if supervisor_end else [])]
+            for other in self.workers:
+                foreign += other.custodian.held()
+            if self.reloader is not None:
+                foreign += self.reloader.held()
+        process = context.Process(  # type: ignore[attr-defined]
             target=_worker_entry,
-            args=(self.settings, sockets, link, self.preloaded, foreign),
+            args=(self.settings, sockets, link, self.preloaded, foreign, self.platform),
             name="scoreserver-worker",
         )
         # A stop signal arriving between the fork and the worker's own signal set-up would run
         # the supervisor's handler inside the new worker, which would then never stop: hold
         # such signals until both sides are ready for them.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
+        with self.platform.stop_signals_held():
             process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         sender.close()
-        worker_end.close()
+        if worker_end is not None:
+            worker_end.close()
         return _Worker(
             process=process,
             status=receiver,
@@ -249,12 +260,12 @@ class Supervisor:
             if self._stopping:
                 return 0
             waitables: list[object] = [wake_read]
-            waitables += [w.custodian for w in self.workers]
+            waitables += [c for w in self.workers for c in w.custodian.waitables()]
             for worker in self.workers:
                 if not worker.ready and worker.status is not None:
                     waitables.append(worker.status)
                     waitables.append(worker.process.sentinel)
-            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
+            for ready in _wait(waitables, HEARTBEAT_CHECK_S):
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -314,11 +325,11 @@ class Supervisor:
             waitables: list[object] = [wake_read]
             waitables += [w.process.sentinel for w in self.workers]
             waitables += [w.status for w in self.workers if w.status is not None]
-            waitables += [w.custodian for w in self.workers]
+            waitables += [c for w in self.workers for c in w.custodian.waitables()]
             if self.reloader is not None:
                 waitables += self.reloader.waitables()
             received = False
-            for ready in wait(waitables, timeout=HEARTBEAT_CHECK_S):  # type: ignore[arg-type]
+            for ready in _wait(waitables, HEARTBEAT_CHECK_S):
                 if ready is wake_read:
                     _drain(wake_read)
                     continue
@@ -411,8 +422,11 @@ class Supervisor:
         deadline = time.monotonic() + seconds
         while (stopping or not self._stopping) and (left := deadline - time.monotonic()) > 0:
             # A dead worker's custodian is closed already (its fileno is -1).
-            custodians = [w.custodian for w in self.workers if w.custodian.fileno() >= 0]
-            for ready in wait(custodians, timeout=left):  # type: ignore[arg-type]
+            custodians = [c for w in self.workers for c in w.custodian.waitables()]
+            if not custodians:
+                time.sleep(min(left, HEARTBEAT_CHECK_S))  # nothing to take (Windows: no custody)
+                continue
+            for ready in _wait(custodians, left):
                 if isinstance(ready, Custodian):
                     ready.receive()
 
@@ -443,9 +457,8 @@ class Supervisor:
         for worker in self.workers:
             worker.custodian.close()
         for worker in self.workers:
-            if worker.process.is_alive() and worker.process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.process.pid, signal.SIGTERM)
+            if worker.process.is_alive():
+                self.platform.ask_to_stop(worker.process, console_stop=self._stopping)
         deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN_S
         for worker in self.workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -466,16 +479,15 @@ def _preload(settings: Settings) -> EntryScript:
     return script
 
 
-def _raise_descriptor_limit() -> None:
-    """Allow as many open files as the hard limit does.
+def _wait(waitables: list[Any], timeout: float) -> list[Any]:
+    """What became ready within the timeout; nothing when a stop signal interrupted the wait.
 
-    The supervisor holds a copy of every connection of every worker (custody.py), so it needs
-    as many descriptors as all workers together; the workers inherit the raised limit.
+    Windows does not retry a wait that Ctrl+C interrupts (PEP 475 covers POSIX calls only).
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        return wait(waitables, timeout=timeout)
+    except InterruptedError:
+        return []
 
 
 def _drain(sock: socket.socket) -> None:
@@ -492,16 +504,21 @@ def _worker_entry(
     link: WorkerLink,
     preloaded: EntryScript | None,
     foreign: list[socket.socket | int],
+    platform: ProcessPlatform,
 ) -> None:
-    """The first code a forked worker runs: shed the supervisor's signal handling and descriptors."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    """The first code a worker runs: shed the supervisor's signal handling and descriptors."""
+    platform.reset_child_signals()
     for held in foreign:
         if isinstance(held, socket.socket):
             held.close()
         else:
             os.close(held)
-    # Imported only here, after the fork: the supervisor itself never needs the web stack, and
+    if not platform.forks:
+        # A spawned worker is a new interpreter: the logging set up by the command is not here.
+        from scoreserver.logs import configure_logging, find_logging_config
+
+        user_config = find_logging_config(settings.app_root, settings.entry_script)
+        configure_logging(settings.log_level, user_config)
+    # Imported only here, in the worker: the supervisor itself never needs the web stack, and
     # leaving it out keeps the supervisor small.
     import_worker().run_worker(settings, sockets, link, preloaded)

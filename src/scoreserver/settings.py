@@ -41,7 +41,11 @@ DEFAULT_SCRIPT_NAME = "main.py"
 class Settings(BaseModel):
     """Everything the server needs to know, frozen after start-up."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # No protected "model_" namespace: model_dir and model_name are the reference's own names
+    # (pydantic < 2.10 warns about them at import otherwise).
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="ignore", protected_namespaces=()
+    )
 
     entry_script: Path | None = Field(None, alias="AZUREML_ENTRY_SCRIPT")
     """The user's score.py, made absolute."""
@@ -162,6 +166,10 @@ class Settings(BaseModel):
 
     header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
     """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
+
+    portable_processes: TrueOnly = Field(False, alias="SCORESERVER_PORTABLE_PROCESSES")
+    """Start workers by spawn and pass connections over a stream socket, as on macOS, even where
+    fork and SOCK_SEQPACKET exist: for tests, so that the macOS paths are exercised on Linux."""
 
     metrics: bool = Field(True, alias="SCORESERVER_METRICS")
     """Serve Prometheus metrics at /metrics (false turns them off, and their cost with them)."""

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import cast
 
 import uvicorn
-import uvloop
 
 from scoreserver.app import create_app
 from scoreserver.connection_guards import (
@@ -38,6 +37,7 @@ from scoreserver.logs import install_print_capture
 from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.metrics import WorkerMeters
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.platform import run_event_loop, uvloop_available
 from scoreserver.protocols.core import Readiness
 from scoreserver.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.scoring import Scorer
@@ -142,7 +142,7 @@ def run_worker(
     meters = None if link.metrics is None else WorkerMeters(link.metrics, link.slot, os.getpid())
     run_meter = None if meters is None else meters.run()
     scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency, run_meter)
-    reporter = ConnectionReporter(link.custody, link.marks)
+    reporter = ConnectionReporter(link.custody, link.marks) if link.custody is not None else None
     readiness = Readiness(link.draining)
     app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness, meters)
     if settings.cors_origin_list:
@@ -156,8 +156,8 @@ def run_worker(
     base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
     config = uvicorn.Config(
         app,
-        loop="uvloop",
-        http=reporting_protocol(reporter, base),
+        loop="uvloop" if uvloop_available() else "asyncio",
+        http=reporting_protocol(reporter, base) if reporter is not None else base,
         # We serve no WebSockets: a request asking to upgrade is an ordinary request.
         ws="none",
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
@@ -185,7 +185,7 @@ def run_worker(
         if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
-    uvloop.run(_serve(server, sockets, link.heartbeat))
+    run_event_loop(_serve(server, sockets, link.heartbeat))
     if meters is not None:
         meters.stopped()
     scorer.close()
@@ -224,8 +224,14 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat
             heartbeat.value = time.monotonic()
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
-    task = asyncio.create_task(beat())
+    _BACKGROUND.add(asyncio.create_task(beat()))
     try:
         await server.serve(sockets=sockets)
+    except KeyboardInterrupt:
+        # uvicorn raises the Ctrl+C it drained for again once done (on Windows, the console's
+        # stop): the requests are answered, and the worker ends as after any other stop.
+        pass
     finally:
-        task.cancel()
+        for task in _BACKGROUND:
+            task.cancel()
+        await asyncio.gather(*_BACKGROUND, return_exceptions=True)

@@ -129,13 +129,42 @@ def serving(
     command: Sequence[str] | None = None,
 ) -> Iterator[RunningServer]:
     """A ready server for the duration of the block, stopped (SIGTERM) afterwards."""
-    server = start_server(args, env=env, cwd=cwd, command=command)
+    server = _ready_server(args, env, cwd, command)
     try:
-        wait_until_ready(server)
         yield server
     finally:
         server.stop()
         server.log_path.unlink(missing_ok=True)
+
+
+PORT_TAKEN = "is already in use"
+PORT_ATTEMPTS = 3
+
+
+def _ready_server(
+    args: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: Path | None,
+    command: Sequence[str] | None,
+) -> RunningServer:
+    """Start a server and wait for it; a free port another process took meanwhile is chosen anew.
+
+    free_port() can only say a port is free now: on a busy machine an outgoing connection may take
+    it before the server binds it. Only the port this harness chose is retried, never a --port.
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        server = start_server(args, env=env, cwd=cwd, command=command)
+        try:
+            wait_until_ready(server)
+            return server
+        except AssertionError:
+            exited = server.process.poll() is not None
+            taken = exited and "--port" not in args and PORT_TAKEN in server.output()
+            server.stop()
+            server.log_path.unlink(missing_ok=True)
+            if not taken or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_to_exit(

@@ -101,8 +101,18 @@ def _load(server: RunningServer) -> Iterator[_Load]:
 
 
 def _children(pid: int) -> list[int]:
+    """The server's own child processes (not multiprocessing's resource tracker, which spawn
+    starts beside the workers)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    found = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [p for p in found if b"resource_tracker" not in _command_line(p)]
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # already gone
+        return b""
 
 
 def _holds_listener(pid: int, port: int) -> bool:

@@ -12,12 +12,19 @@ from functools import partial
 import pytest
 
 from scoreserver.custody import ConnectionReporter, Custodian, custody_channel, orphan_response
+from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
+
+
+@pytest.fixture(params=[CUSTODY_PACKETS, CUSTODY_STREAM])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Every test runs over Linux's SOCK_SEQPACKET channel and macOS's framed stream."""
+    return str(request.param)
 
 
 @pytest.fixture
-def custody() -> Iterator[tuple[ConnectionReporter, Custodian]]:
+def custody(kind: str) -> Iterator[tuple[ConnectionReporter, Custodian]]:
     """A reporter and a custodian joined by a channel, with room for four connections."""
-    supervisor_end, worker_end = custody_channel()
+    supervisor_end, worker_end = custody_channel(kind)
     marks = (ctypes.c_byte * 4)()
     custodian = Custodian(supervisor_end, marks)
     yield ConnectionReporter(worker_end, marks), custodian
@@ -150,8 +157,8 @@ def test_connections_beyond_the_slots_are_served_unguarded(
         reporter.answered(-1)  # an unguarded connection is a no-op, not an error
 
 
-def test_many_connections_of_one_pass_are_all_handed_over() -> None:
-    supervisor_end, worker_end = custody_channel()
+def test_many_connections_of_one_pass_are_all_handed_over(kind: str) -> None:
+    supervisor_end, worker_end = custody_channel(kind)
     count = 450  # more than one message carries
     marks = (ctypes.c_byte * count)()
     reporter = ConnectionReporter(worker_end, marks)
@@ -191,8 +198,8 @@ def test_a_slot_reused_in_the_same_pass_hands_over_the_newer_connection(
     new_client.close()
 
 
-def test_a_reporter_whose_supervisor_is_gone_keeps_serving() -> None:
-    supervisor_end, worker_end = custody_channel()
+def test_a_reporter_whose_supervisor_is_gone_keeps_serving(kind: str) -> None:
+    supervisor_end, worker_end = custody_channel(kind)
     marks = (ctypes.c_byte * 4)()
     reporter = ConnectionReporter(worker_end, marks)
     supervisor_end.close()

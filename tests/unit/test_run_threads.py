@@ -189,12 +189,11 @@ def test_close_ends_the_threads_and_releases_the_pipe() -> None:
         threads.close()  # twice is harmless
 
     # Threads other tests abandoned (a run() that outlived its timeout) may still be ending.
-    before = {t.ident for t in threading.enumerate()}
+    # By Thread object, not ident: a thread that ends meanwhile frees its ident for one of ours.
+    before = set(threading.enumerate())
 
     def ours() -> list[threading.Thread]:
-        return [
-            t for t in threading.enumerate() if t.name.startswith("run_") and t.ident not in before
-        ]
+        return [t for t in threading.enumerate() if t.name.startswith("run_") and t not in before]
 
     run(main)
     deadline = time.monotonic() + 5

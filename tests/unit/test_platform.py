@@ -1,0 +1,83 @@
+"""platform: the process mechanisms chosen from what the system offers (here: Linux)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+import signal
+
+from scoreserver.platform import (
+    CUSTODY_PACKETS,
+    CUSTODY_STREAM,
+    ProcessPlatform,
+    raise_descriptor_limit,
+    run_event_loop,
+    uvloop_available,
+)
+
+
+def test_linux_forks_and_passes_connections_over_seqpacket() -> None:
+    platform = ProcessPlatform.detect()
+    assert platform.start_method == "fork"
+    assert platform.forks
+    assert platform.custody == CUSTODY_PACKETS
+    assert platform.stop_signals == (signal.SIGTERM, signal.SIGINT)
+    assert platform.context().get_start_method() == "fork"
+
+
+def test_portable_takes_the_macos_paths() -> None:
+    platform = ProcessPlatform.detect(portable=True)
+    assert platform.start_method == "spawn"
+    assert not platform.forks
+    assert platform.custody == CUSTODY_STREAM
+    assert platform.context().get_start_method() == "spawn"
+
+
+def test_stop_signals_are_held_while_a_child_starts_and_let_through_after() -> None:
+    platform = ProcessPlatform.detect()
+    with platform.stop_signals_held():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    after = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert {signal.SIGTERM, signal.SIGINT} <= held
+    assert not {signal.SIGTERM, signal.SIGINT} & after
+
+
+def _report_stop_handling(platform: ProcessPlatform, queue: multiprocessing.Queue[object]) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    platform.reset_child_signals()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    queue.put((signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.SIGTERM in mask))
+
+
+def test_a_spawned_child_gets_default_stop_handling_and_the_held_signals() -> None:
+    platform = ProcessPlatform.detect(portable=True)
+    context = platform.context()
+    queue: multiprocessing.Queue[object] = context.Queue()
+    with platform.stop_signals_held():
+        child = context.Process(target=_report_stop_handling, args=(platform, queue))
+        child.start()
+    assert queue.get(timeout=30) == (True, False)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+
+
+def test_the_descriptor_limit_is_raised_to_the_hard_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
+        raise_descriptor_limit()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_event_loop_is_uvloop_where_it_is_installed() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__)
+
+    run_event_loop(main())
+    assert uvloop_available()
+    assert seen and seen[0].startswith("uvloop")
