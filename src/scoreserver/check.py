@@ -26,6 +26,7 @@ import httpx
 from inference_schema import schema_util
 
 from scoreserver.app import create_app
+from scoreserver.batching import scorer_for
 from scoreserver.check_requests import (
     NOTHING,
     CheckRequest,
@@ -182,7 +183,7 @@ def _app(
 ) -> tuple[ASGIApp, Scorer]:
     """The worker's application for this script, without telemetry or connection custody."""
 
-    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
+    scorer = scorer_for(script, settings)
     return create_app(settings, script, swagger, scorer), scorer
 
 

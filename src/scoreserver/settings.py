@@ -163,6 +163,12 @@ class Settings(BaseModel):
     header_timeout: float = Field(30.0, gt=0, alias="SCORESERVER_HEADER_TIMEOUT")
     """Seconds a connection has to send a whole request head (like nginx's client_header_timeout)."""
 
+    max_batch_size: int | None = Field(None, ge=1, alias="SCORESERVER_MAX_BATCH_SIZE")
+    """For a run() marked @scoreserver.batch: the most requests per call (overrides the script's)."""
+
+    max_batch_latency_ms: float | None = Field(None, ge=0, alias="SCORESERVER_MAX_BATCH_LATENCY_MS")
+    """For a run() marked @scoreserver.batch: how long a lone request waits for company."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

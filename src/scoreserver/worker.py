@@ -17,6 +17,7 @@ import uvicorn
 import uvloop
 
 from scoreserver.app import create_app
+from scoreserver.batching import scorer_for
 from scoreserver.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
@@ -39,7 +40,6 @@ from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.protocols.core import Readiness
 from scoreserver.rebalancing import Rebalancer, SheddableConnection
-from scoreserver.scoring import Scorer
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
 
@@ -131,6 +131,7 @@ def run_worker(
         if script is None:
             script = load_script(settings)
         swagger = SwaggerDocuments(settings, script)
+        scorer = scorer_for(script, settings)
     except EntryScriptError as exc:
         logger.error("%s", exc.message)
         location = script_location(exc, [Path(p) for p in import_paths(settings)])
@@ -138,7 +139,6 @@ def run_worker(
         link.status.send(failed)
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
-    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
     reporter = ConnectionReporter(link.custody, link.marks)
     readiness = Readiness(link.draining)
     app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness)
@@ -172,9 +172,7 @@ def run_worker(
     rebalancing: list[Rebalancer] = []
     server = AnnouncingServer(config, partial(_report_ready, link, rebalancing))
     if settings.worker_count > 1:
-        # An async run() is not throttled, so such a worker is never too busy to accept.
-        limit = float("inf") if script.is_async else settings.concurrency
-        availability = Availability(app, link.availability, link.slot, limit)
+        availability = Availability(app, link.availability, link.slot, scorer.capacity)
         config.app = availability
         budget = guards.budget if guards is not None else None
         ready = partial(_report_ready, link, rebalancing)
