@@ -175,22 +175,21 @@ def _healthy(server: RunningServer) -> bool:
 
 
 def test_graceful_stop_answers_queued_batches() -> None:
-    with script_server("batch_outcomes.py") as running:
-        results: list[httpx.Response] = []
-
-        def post(n: int) -> None:
-            with running.client() as client:
-                results.append(client.post("/score", json={"n": n, "kind": "sleep", "seconds": 1}))
-
-        threads = [threading.Thread(target=post, args=(n,)) for n in range(3)]
-        for thread in threads:
-            thread.start()
-        running.wait_for_output("batch of ", timeout=10)
+    # One request per batch: while the first sleeps in run(), the other two wait their turn.
+    with script_server("batch_outcomes.py", env={"SCORESERVER_MAX_BATCH_SIZE": "1"}) as running:
+        answers: list[httpx.Response] = []
+        sent = threading.Thread(
+            target=lambda: answers.extend(
+                together(running, [{"n": n, "kind": "sleep", "seconds": 1} for n in range(3)])
+            )
+        )
+        sent.start()
+        running.wait_for_output("batch of 1", timeout=10)
         running.process.send_signal(signal.SIGTERM)
-        for thread in threads:
-            thread.join(timeout=30)
+        sent.join(timeout=30)
         assert running.process.wait(timeout=30) == 0
-    assert sorted(r.json()["n"] for r in results) == [0, 1, 2]
+        assert running.output().count("batch of 1") == 3
+    assert [r.json()["n"] for r in answers] == [0, 1, 2]
 
 
 @pytest.mark.parametrize(
