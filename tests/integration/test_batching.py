@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.cli_support import access_lines, wait_until
+from tests.integration.cli_support import access_lines, run_cli, wait_until
 from tests.integration.http_contract import (
     EXEC_MS,
     RUN_FAILED_BODY,
     assert_json_error,
+    script,
     script_server,
 )
 from tests.integration.server import RunningServer
@@ -193,14 +194,14 @@ def test_graceful_stop_answers_queued_batches() -> None:
 
 
 @pytest.mark.parametrize(
-    ("script", "check"),
+    ("name", "check"),
     [
         ("batch_schema.py", "schema"),
         ("batch_raw.py", "raw"),
     ],
 )
-def test_batched_run_composes_with_schema_and_rawhttp(script: str, check: str) -> None:
-    with script_server(script) as running:
+def test_batched_run_composes_with_schema_and_rawhttp(name: str, check: str) -> None:
+    with script_server(name) as running:
         checks: dict[str, Callable[[int], None]] = {
             "schema": lambda n: _schema_answer(running, n),
             "raw": lambda n: _raw_answer(running, n),
@@ -239,3 +240,9 @@ def test_async_batched_run_and_settings_override_the_script_s_numbers() -> None:
         with running.client() as client:
             alone = client.post("/score", json={"n": 5}, headers={"TraceId": "t-5"})
         assert json.loads(alone.text) == {"n": 5, "size": 1, "trace": "t-5"}
+
+
+def test_scoreserver_check_calls_a_batched_run_with_lists() -> None:
+    result, _took = run_cli(["check", "--entry_script", script("batch_schema.py")], timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    schema sample: POST /score" in result.stdout
