@@ -14,6 +14,7 @@ next batch, which starts as soon as a call is free if it is full or its oldest r
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -92,6 +93,11 @@ def scorer_for(script: EntryScript, settings: Settings) -> Scorer:
     if settings.max_batch_latency_ms is not None:
         policy = replace(policy, max_latency_ms=settings.max_batch_latency_ms)
     scorer = BatchingScorer(script, settings.scoring_timeout_ms, settings.concurrency, policy)
+    # Called once init() is done. A batch keeps its requests' objects alive across collections,
+    # so they reach the oldest generation and trigger full collections, each of which would walk
+    # the whole model and its libraries (tens of ms, measured as the p99 of bench/batching.py);
+    # what exists now lives as long as the worker and is left out of them.
+    gc.freeze()
     logger.info(
         "run() is batched: up to %s requests per call; a request waits at most %s ms for others",
         policy.max_batch_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import types
 from collections.abc import Callable
@@ -92,6 +93,21 @@ def test_settings_override_the_script_s_numbers_and_plain_scripts_stay_plain() -
     assert batched.capacity == 64
     unmarked = scorer_for(entry(lambda data: data), Settings())
     assert type(unmarked) is Scorer
+
+
+def test_a_batching_worker_leaves_what_init_made_out_of_garbage_collections() -> None:
+    @batch()
+    def run(data: list[str]) -> list[str]:
+        return data
+
+    gc.unfreeze()
+    try:
+        scorer_for(entry(lambda data: data), Settings())
+        assert gc.get_freeze_count() == 0  # an undecorated script's worker is left as it was
+        scorer_for(entry(run), Settings())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_full_batch_is_one_call_and_results_go_back_in_order() -> None:
