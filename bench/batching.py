@@ -34,7 +34,7 @@ from pathlib import Path
 
 from harness.campaign import Cpus
 from harness.client import fetch_blocking
-from harness.cpuload import CpuMeter
+from harness.cpuload import CpuMeter, tree_cpu_s
 from harness.environments import VenvSpec, ensure_venv, ensure_wrk, package_version, wrk_version
 from harness.loadgen import LoadResult, WrkLoad
 from harness.machine import code_version, load_average, machine_info
@@ -173,9 +173,14 @@ class Measured:
 
     runs: list[LoadResult]
     others: list[float]
+    cpu_us: list[float]
+    """The server's CPU time per request served, in microseconds: steadier than requests per
+    second when others load the machine too."""
 
     def median(self, field: str) -> float:
-        """The median over rounds of one of LoadResult's numbers."""
+        """The median over rounds of one of LoadResult's numbers, or of cpu_us."""
+        if field == "cpu_us":
+            return statistics.median(self.cpu_us)
         return statistics.median(getattr(run, field) for run in self.runs)
 
 
@@ -191,17 +196,21 @@ def _measure(
                 if rnd == 0:
                     load.run(server.port, entry.body, conns, 1, cpus.load(1), entry.path)
                 meter = CpuMeter(server.process.pid)
+                used = tree_cpu_s(server.process.pid)
                 result = load.run(
                     server.port, entry.body, conns, args.duration, cpus.load(1), entry.path
                 )
-                measured = found.setdefault((entry.key, conns), Measured([], []))
+                used = tree_cpu_s(server.process.pid) - used
+                measured = found.setdefault((entry.key, conns), Measured([], [], []))
                 measured.runs.append(result)
                 measured.others.append(meter.others())
+                measured.cpu_us.append(used / max(result.requests, 1) * 1e6)
                 errors = f" errors {result.errors}" if result.errors else ""
                 _say(
                     f"round {rnd + 1}/{args.rounds} conns {conns:<3} {entry.key:<17} "
                     f"{result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
-                    f"  others {measured.others[-1]:4.0%} CPU{errors}"
+                    f"  {measured.cpu_us[-1]:6.1f} us CPU/req  others {measured.others[-1]:4.0%} CPU"
+                    f"{errors}"
                 )
                 time.sleep(0.3)
     return found
@@ -217,7 +226,9 @@ def _targets(found: dict[tuple[str, int], Measured], connections: tuple[int, ...
         lines.append(
             f"- {top} connections, throughput: batched {b.median('rps'):.0f} req/s, unbatched "
             f"{u.median('rps'):.0f} req/s: **{ratio:.2f}x** (goal >= 3x: "
-            f"{'met' if ratio >= 3 else 'not met'})"
+            f"{'met' if ratio >= 3 else 'not met'}); server CPU per request: batched "
+            f"{b.median('cpu_us'):.1f} µs, unbatched {u.median('cpu_us'):.1f} µs, "
+            f"{u.median('cpu_us') / b.median('cpu_us'):.2f}x the requests per CPU second"
         )
         lines.append(
             f"- {top} connections, p99: batched {b.median('p99_ms'):.2f} ms, unbatched "
@@ -254,7 +265,9 @@ def _render(
         "rounds. `@scoreserver.batch(max_batch_size=64, max_latency_ms=5)`; MLServer's "
         '`max_batch_size` 64, `max_batch_time` 5 ms. "others" is the CPU the rest of the '
         "shared machine used meanwhile (1.0 = a whole core): numbers measured beside a busy "
-        "neighbour are less certain.",
+        "neighbour are less certain. Server CPU per request (the server's process tree's utime "
+        "+ stime over the requests it served) is steadier under such load than requests per "
+        "second: its ratio is the throughput ratio the server would reach with a core to itself.",
         "",
         "## Goals",
         "",
@@ -265,8 +278,9 @@ def _render(
         out += [
             f"## {conns} connection{'s' if conns > 1 else ''}",
             "",
-            "| server | req/s | vs unbatched | p50 ms | p99 ms | others (CPU) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| server | req/s | vs unbatched | p50 ms | p99 ms | server CPU µs/request "
+            "| others (CPU) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         base = found.get(("unbatched", conns))
         for entry in entries:
@@ -276,7 +290,7 @@ def _render(
             ratio = f"{m.median('rps') / base.median('rps'):.2f}x" if base else ""
             out.append(
                 f"| {entry.title} | {m.median('rps'):.0f} | {ratio} | {m.median('p50_ms'):.2f} "
-                f"| {m.median('p99_ms'):.2f} | {max(m.others):.2f} |"
+                f"| {m.median('p99_ms'):.2f} | {m.median('cpu_us'):.1f} | {max(m.others):.2f} |"
             )
         out.append("")
     out += ["## Setup", ""]
