@@ -227,3 +227,15 @@ def test_a_batched_schema_run_under_an_unknown_wrapper_is_refused_at_start() -> 
 
     with pytest.raises(EntryScriptError, match="cannot batch"):
         scorer(wrapped)
+
+
+def test_with_concurrency_n_batches_are_in_run_at_once() -> None:
+    # Each call waits for another to be in run() too: only two batches at once can pass.
+    both = threading.Barrier(2, timeout=10)
+
+    def run(data: list[int]) -> list[int]:
+        both.wait()
+        return data
+
+    scoring = BatchingScorer(entry(run), 20_000, 2, BatchPolicy(1, 1.0))
+    assert asyncio.run(score_all(scoring, [plain(1), plain(2)])) == [1, 2]
