@@ -36,7 +36,7 @@ from harness.campaign import Cpus
 from harness.client import fetch_blocking
 from harness.cpuload import CpuMeter, tree_cpu_s
 from harness.environments import VenvSpec, ensure_venv, ensure_wrk, package_version, wrk_version
-from harness.loadgen import LoadResult, WrkLoad
+from harness.loadgen import LoadResult, PythonLoad, WrkLoad
 from harness.machine import code_version, load_average, machine_info
 from harness.servers import (
     BASELINE_DIR,
@@ -187,7 +187,8 @@ class Measured:
 def _measure(
     servers: dict[str, Server], entries: list[Entry], args: argparse.Namespace, cpus: Cpus
 ) -> dict[tuple[str, int], Measured]:
-    load = WrkLoad(ensure_wrk() or "wrk")
+    wrk = ensure_wrk() if args.loadgen == "wrk" else None
+    load: WrkLoad | PythonLoad = WrkLoad(wrk) if wrk else PythonLoad()
     found: dict[tuple[str, int], Measured] = {}
     for rnd in range(args.rounds):
         for conns in args.connections:
@@ -312,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--connections", type=lambda v: tuple(int(c) for c in v.split(",")), default=(1, 64)
     )
     parser.add_argument("--no-mlserver", action="store_true", help="leave MLServer out")
+    parser.add_argument(
+        "--loadgen", choices=("wrk", "python"), default="wrk", help="python: no wrk needed (smoke)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     parser.add_argument(
         "--out", type=Path, default=BENCH_DIR.parent / "docs" / "performance-batching.md"
@@ -346,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     setup = {
         "scoreserver": f"git {code_version()}, {python}",
         "scikit-learn": sklearn.__version__,
-        "load generator": wrk_version(ensure_wrk() or "wrk"),
+        "load generator": wrk_version(ensure_wrk() or "wrk")
+        if args.loadgen == "wrk"
+        else PythonLoad.name,
         "pinning": "servers on CPU 0, wrk on CPU 1" if pin else "none",
     }
     mlserver = None
