@@ -25,7 +25,8 @@ def _machine_cpu_s() -> float:
     return sum(int(v) for v in fields[:3]) * _TICK_S
 
 
-def _tree_cpu_s(root: int) -> float:
+def tree_cpu_s(root: int) -> float:
+    """The CPU time (utime + stime) a process and its descendants have used, in seconds."""
     total = 0
     for pid in process_tree(root):
         try:
@@ -54,11 +55,11 @@ class CpuMeter:
     def __post_init__(self) -> None:
         self._wall = time.perf_counter()
         self._machine = _machine_cpu_s()
-        self._ours = _tree_cpu_s(self.server_pid) + _own_cpu_s()
+        self._ours = tree_cpu_s(self.server_pid) + _own_cpu_s()
 
     def others(self) -> float:
         """CPUs' worth of time the rest of the machine used since the start (0.5 = half a CPU)."""
         wall = time.perf_counter() - self._wall
         machine = _machine_cpu_s() - self._machine
-        ours = _tree_cpu_s(self.server_pid) + _own_cpu_s() - self._ours
+        ours = tree_cpu_s(self.server_pid) + _own_cpu_s() - self._ours
         return max(0.0, (machine - ours) / wall) if wall > 0 else 0.0

@@ -312,6 +312,20 @@ def start(
     """Start a contender without waiting for it."""
     port = free_port()
     argv, extra = _COMMANDS[contender.kind](tools, contender, workload, port, workers)
+    return launch(contender, workload, workers, port, argv, extra, cpus, log_dir)
+
+
+def launch(
+    contender: Contender,
+    workload: Workload,
+    workers: int,
+    port: int,
+    argv: list[str],
+    extra: dict[str, str],
+    cpus: str | None,
+    log_dir: Path,
+) -> Server:
+    """Start a command line as a contender serving a workload on port, without waiting for it."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{contender.key}-{workload.module}-w{workers}-{port}.log"
     with log_path.open("wb") as sink:

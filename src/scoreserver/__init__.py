@@ -10,11 +10,17 @@ from scoreserver.rawhttp import rawhttp
 if TYPE_CHECKING:
     from scoreserver.aml_request import AMLRequest
     from scoreserver.aml_response import AMLResponse
+    from scoreserver.batching import batch
 
-__all__ = ["AMLRequest", "AMLResponse", "__version__", "rawhttp"]
+__all__ = ["AMLRequest", "AMLResponse", "__version__", "batch", "rawhttp"]
 
 # Loaded on first use: they bring in werkzeug, which scripts that never touch them do not need.
-_LAZY = {"AMLRequest": "scoreserver.aml_request", "AMLResponse": "scoreserver.aml_response"}
+_LAZY = {
+    "AMLRequest": "scoreserver.aml_request",
+    "AMLResponse": "scoreserver.aml_response",
+    # scoreserver.batching brings in the scoring core, which a script importing rawhttp skips.
+    "batch": "scoreserver.batching",
+}
 
 
 def __getattr__(name: str) -> Any:

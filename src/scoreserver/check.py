@@ -26,6 +26,7 @@ import httpx
 from inference_schema import schema_util
 
 from scoreserver.app import create_app
+from scoreserver.batching import batch_policy, scorer_for
 from scoreserver.check_requests import (
     NOTHING,
     CheckRequest,
@@ -159,7 +160,11 @@ async def run_checks(settings: Settings, request_files: list[Path]) -> list[Case
     for path in request_files:
         requests += load_request_file(path, output_schema)
     raised: list[BaseException] = []
-    app, scorer = _app(settings, replace(script, run=_recording(script, raised)), swagger)
+    # A batched run() is checked as it is served; wrapping it would hide its schema decorators
+    # from the batching scorer (which then cannot say where run() failed).
+    if batch_policy(script.run) is None:
+        script = replace(script, run=_recording(script, raised))
+    app, scorer = _app(settings, script, swagger)
     try:
         for request in requests:
             raised.clear()
@@ -182,7 +187,7 @@ def _app(
 ) -> tuple[ASGIApp, Scorer]:
     """The worker's application for this script, without telemetry or connection custody."""
 
-    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency)
+    scorer = scorer_for(script, settings)
     return create_app(settings, script, swagger, scorer), scorer
 
 

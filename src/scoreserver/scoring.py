@@ -56,6 +56,11 @@ class Scorer:
         self._threads: RunThreads | None = None
         self._meter = meter
 
+    @property
+    def capacity(self) -> float:
+        """How many requests this worker can have in run() at once (an async run() is not limited)."""
+        return float("inf") if self._is_async else self._concurrency
+
     async def score(self, arguments: RunArguments) -> ScoreResult:
         """Call run(); raise RunFunctionError if it raised, ScoringTimeoutError if it took too long."""
         meter = self._meter

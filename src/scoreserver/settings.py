@@ -186,6 +186,12 @@ class Settings(BaseModel):
     ray_num_cpus: float = Field(1.0, gt=0, alias="SCORESERVER_RAY_NUM_CPUS")
     """scoreserver ray: CPUs Ray reserves for each replica."""
 
+    max_batch_size: int | None = Field(None, ge=1, alias="SCORESERVER_MAX_BATCH_SIZE")
+    """For a run() marked @scoreserver.batch: the most requests per call (overrides the script's)."""
+
+    max_batch_latency_ms: float | None = Field(None, ge=0, alias="SCORESERVER_MAX_BATCH_LATENCY_MS")
+    """For a run() marked @scoreserver.batch: how long a lone request waits for company."""
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

@@ -16,6 +16,7 @@ from typing import cast
 import uvicorn
 
 from scoreserver.app import create_app
+from scoreserver.batching import scorer_for
 from scoreserver.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
@@ -40,7 +41,6 @@ from scoreserver.openapi import SwaggerDocuments
 from scoreserver.platform import run_event_loop, uvloop_available
 from scoreserver.protocols.core import Readiness
 from scoreserver.rebalancing import Rebalancer, SheddableConnection
-from scoreserver.scoring import Scorer
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
 
@@ -128,10 +128,12 @@ def run_worker(
     telemetry = start_telemetry(settings)
     if settings.debug_port is not None:
         attach_debugger(settings.debug_port)
+    meters = None if link.metrics is None else WorkerMeters(link.metrics, link.slot, os.getpid())
     try:
         if script is None:
             script = load_script(settings)
         swagger = SwaggerDocuments(settings, script)
+        scorer = scorer_for(script, settings, None if meters is None else meters.run())
     except EntryScriptError as exc:
         logger.error("%s", exc.message)
         location = script_location(exc, [Path(p) for p in import_paths(settings)])
@@ -139,9 +141,6 @@ def run_worker(
         link.status.send(failed)
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
-    meters = None if link.metrics is None else WorkerMeters(link.metrics, link.slot, os.getpid())
-    run_meter = None if meters is None else meters.run()
-    scorer = Scorer(script, settings.scoring_timeout_ms, settings.concurrency, run_meter)
     reporter = ConnectionReporter(link.custody, link.marks) if link.custody is not None else None
     readiness = Readiness(link.draining)
     app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness, meters)
@@ -175,9 +174,7 @@ def run_worker(
     rebalancing: list[Rebalancer] = []
     server = AnnouncingServer(config, partial(_report_ready, link, rebalancing))
     if settings.worker_count > 1:
-        # An async run() is not throttled, so such a worker is never too busy to accept.
-        limit = float("inf") if script.is_async else settings.concurrency
-        availability = Availability(app, link.availability, link.slot, limit)
+        availability = Availability(app, link.availability, link.slot, scorer.capacity)
         config.app = availability
         budget = guards.budget if guards is not None else None
         ready = partial(_report_ready, link, rebalancing)

@@ -57,3 +57,23 @@ def test_quick_benchmark_writes_the_report(tmp_path: Path) -> None:
     assert "V2 infer, 16 conns: cost per request" in report
     assert report.strip() in done.stdout
     assert list((tmp_path / "results").glob("*.json"))
+
+
+def test_quick_batching_benchmark_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "performance-batching.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "batching.py"),
+            *("--quick", "--no-mlserver", "--loadgen", "python", "--out", str(out)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = out.read_text()
+    for line in ("## Goals", "## 1 connection", "## 64 connections", "@scoreserver.batch, V2"):
+        assert line in report, f"{line!r} missing from:\n{report}"
+    assert "answered" not in report  # every server predicted the row's label

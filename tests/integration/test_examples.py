@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.integration.server import serving
@@ -41,3 +42,21 @@ def test_sklearn_example_predicts_iris_classes(tmp_path: Path) -> None:
     assert wrong_type.status_code == 415
     schema = swagger["components"]["schemas"]["ServiceInput"]
     assert schema["properties"]["data"]["format"] == "numpy.ndarray"
+
+
+def test_batched_example_answers_each_request_with_its_own_labels(tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "sklearn" / "train.py"), str(model_dir)], check=True
+    )
+    args = ["--entry_script", str(EXAMPLES / "batched" / "score.py"), "--model_dir", str(model_dir)]
+    bodies = [
+        {"data": [[5.1, 3.5, 1.4, 0.2]]},
+        {"data": [[6.7, 3.0, 5.2, 2.3], [5.0, 3.4, 1.5, 0.2]]},
+        {"data": [[5.9, 2.8, 4.5, 1.3]]},
+    ]
+    with serving(args) as server, ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda body: server.client().post("/score", json=body), bodies))
+        queried = server.client().get("/score", params={"data": "[[5.0, 3.4, 1.5, 0.2]]"})
+    assert [a.json() for a in answers] == [[0], [2, 0], [1]]
+    assert queried.json() == [0]

@@ -13,14 +13,16 @@ import scoreserver
 from scoreserver import cli
 from scoreserver.aml_request import AMLRequest, rawhttp
 from scoreserver.aml_response import AMLResponse
+from scoreserver.batching import batch
 from scoreserver.logs import AMLLogFormatter, RootAccessFilter
 
 
 def test_scoreserver_public_api() -> None:
-    assert scoreserver.__all__ == ["AMLRequest", "AMLResponse", "__version__", "rawhttp"]
+    assert scoreserver.__all__ == ["AMLRequest", "AMLResponse", "__version__", "batch", "rawhttp"]
     assert scoreserver.AMLRequest is AMLRequest
     assert scoreserver.AMLResponse is AMLResponse
     assert scoreserver.rawhttp is rawhttp
+    assert scoreserver.batch is batch
     assert isinstance(scoreserver.__version__, str)
     assert scoreserver.__version__
 
