@@ -31,6 +31,8 @@ def run(data):
 """
 
 LOAD_LIMIT_S = 90.0
+# The drain's grace period (SCORESERVER_GRACEFUL_TIMEOUT, 30 s) and the kill margin after it.
+RETIRE_LIMIT_S = 30.0 + 15.0
 # What Python says of a missing colon: its wording changed in 3.10.
 MISSING_COLON = "expected ':'" if sys.version_info >= (3, 10) else "invalid syntax"
 
@@ -126,6 +128,27 @@ def _holds_listener(pid: int, port: int) -> bool:
     return any(os.readlink(fd) in listening for fd in fds.iterdir())
 
 
+def _wait_for_exit(server: RunningServer, pids: set[object], limit_s: float) -> None:
+    """Wait until the processes are gone; say which are left, and in what state, if they stay."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not left:
+            return
+        time.sleep(0.05)
+    states = {pid: _state(pid) for pid in left}
+    raise AssertionError(
+        f"previous workers still there after {limit_s}s: {states}\n{server.output()}"
+    )
+
+
+def _state(pid: object) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return "gone"
+
+
 def _answers_version(load: _Load, version: int) -> bool:
     latest = load.latest()
     return latest is not None and latest["version"] == version
@@ -150,8 +173,9 @@ def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int)
         wait_until(lambda: _answers_version(load, 2), timeout=30)
         server.wait_for_output("Reloaded:")
         # The previous workers finish what they had (a request on its way to them included),
-        # then exit; from then on every answer is the new version's.
-        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in first_pids), timeout=30)
+        # then exit (at the latest when they are killed past the drain's grace period); from
+        # then on every answer is the new version's.
+        _wait_for_exit(server, first_pids, RETIRE_LIMIT_S)
         served = load.count()
         wait_until(lambda: load.count() >= served + 20, timeout=30)
         # Each of the three clients may hold one answer received before that but counted after.
