@@ -11,7 +11,6 @@ are busy (so that nothing, the liveness probe included, waits for a free worker)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import errno
 import logging
@@ -142,6 +141,8 @@ class PoliteServer(AnnouncingServer):
         self._budget = budget
         self._failing = False
         self._accepting: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._wakers: set[asyncio.Future[None]] = set()
 
     async def _listen(self, sockets: list[socket.socket] | None) -> None:
         """Start uvicorn without listeners of its own, then accept on the shared sockets."""
@@ -153,11 +154,15 @@ class PoliteServer(AnnouncingServer):
         """Stop accepting first, then let uvicorn drain the connections it has."""
         self._availability.stopping = True
         self._availability.flags[self._availability.slot] = True
-        for task in self._accepting:
-            task.cancel()
-        for task in self._accepting:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Not cancelled: a task cancelled just after accept() took a connection would drop it
+        # (reset or left hanging) while the port stays open to others (a reload, other workers).
+        # Each accept loop finishes handing over what it took, then ends; uvicorn's shutdown
+        # then finds every connection taken, and drains it.
+        self._stopping = True
+        for waker in self._wakers:
+            if not waker.done():
+                waker.set_result(None)
+        await asyncio.gather(*self._accepting)
         await super().shutdown(sockets=self._listening)
 
     def _protocol(self) -> asyncio.Protocol:
@@ -170,16 +175,35 @@ class PoliteServer(AnnouncingServer):
         listening.setblocking(False)
         while True:
             await self._hold_back()
+            if self._stopping:
+                return
             try:
-                connection, peer = await loop.sock_accept(listening)
+                connection, peer = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                # Nothing waiting (or another worker took it): wait until something is.
+                await self._readable(loop, listening)
+                continue
             except OSError as exc:  # out of file descriptors, and the like: retry shortly
                 room_made = self._accept_failed(exc)
                 await asyncio.sleep(ACCEPT_RETRY_S if room_made else ACCEPT_BACKOFF_S)
                 continue
             self._failing = False
+            connection.setblocking(False)
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._availability.accepted(peer)
             await loop.connect_accepted_socket(self._protocol, connection)
+
+    async def _readable(self, loop: asyncio.AbstractEventLoop, listening: socket.socket) -> None:
+        """Wait until a connection may be waiting on `listening`, or the worker stops."""
+        waker: asyncio.Future[None] = loop.create_future()
+        self._wakers.add(waker)
+        fd = listening.fileno()
+        loop.add_reader(fd, _wake, waker)
+        try:
+            await waker
+        finally:
+            loop.remove_reader(fd)
+            self._wakers.discard(waker)
 
     def _accept_failed(self, exc: OSError) -> bool:
         """Make room when out of descriptors, saying so once, not at every retry; True if made."""
@@ -194,6 +218,17 @@ class PoliteServer(AnnouncingServer):
     async def _hold_back(self) -> None:
         availability = self._availability
         waited = 0.0
-        while availability.full and availability.others_have_room() and waited < MAX_HOLD_BACK_S:
+        while (
+            availability.full
+            and availability.others_have_room()
+            and waited < MAX_HOLD_BACK_S
+            and not self._stopping
+        ):
             await asyncio.sleep(_POLL_S)
             waited += _POLL_S
+
+
+def _wake(waker: asyncio.Future[None]) -> None:
+    """The listening socket is readable: wake its accept loop (once)."""
+    if not waker.done():
+        waker.set_result(None)
