@@ -11,6 +11,7 @@ from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
 from scoreserver.metrics import WorkerMeters
+from scoreserver.metrics_routes import metered_app
 from scoreserver.middleware import Endpoint, RoutePolicy
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.protocols import PROTOCOLS
@@ -70,9 +71,6 @@ def create_app(
     router = build_router(handlers, policy, routes, prefixes)
     if meters is None:
         return router
-    # prometheus_client is imported only where metrics are served.
-    from scoreserver.metrics_routes import metered_app
-
     queue_limit = float("inf") if script.is_async else settings.concurrency
     return metered_app(router, settings, meters, policy, queue_limit)
 

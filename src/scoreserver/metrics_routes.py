@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import CollectorRegistry
 from starlette.responses import Response
 
 from scoreserver.inputs import IncomingRequest
-from scoreserver.metrics import WorkerMeters
-from scoreserver.metrics_collector import ScoreserverCollector
+from scoreserver.metrics import MetricsMemory, WorkerMeters
 from scoreserver.middleware import Endpoint, RoutePolicy
 from scoreserver.routes import PathDispatch
 from scoreserver.settings import Settings
@@ -23,15 +20,39 @@ __all__ = ["METRICS_PATH", "MetricsPage", "PortDispatch", "metered_app"]
 METRICS_PATH = "/metrics"
 
 
-@dataclass(frozen=True)
 class MetricsPage:
-    """The handler of GET /metrics: the registry in the Prometheus text format."""
+    """The handler of GET /metrics: every worker's counts in the Prometheus text format."""
 
-    registry: CollectorRegistry
+    def __init__(self, memory: MetricsMemory, labels: list[str], queue_limit: float) -> None:
+        self._memory = memory
+        self._labels = labels
+        self._queue_limit = queue_limit
+        self._render: Callable[[], bytes] | None = None
+        self._media_type = ""
 
     async def __call__(self, request: IncomingRequest) -> Response:
         """Render every metric now (on the event loop: it reads memory, never waits for run())."""
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        render = self._render or self._prepare()
+        return Response(render(), media_type=self._media_type)
+
+    def _prepare(self) -> Callable[[], bytes]:
+        # prometheus_client is imported at the first scrape, not at start-up: the requests are
+        # counted without it (metrics.py), and it would cost every worker ~3 MiB of memory
+        # whether or not anything ever scrapes it.
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from prometheus_client.registry import CollectorRegistry
+
+        from scoreserver.metrics_collector import ScoreserverCollector
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ScoreserverCollector(self._memory, self._labels, self._queue_limit))
+        self._media_type = CONTENT_TYPE_LATEST
+
+        def render() -> bytes:
+            return generate_latest(registry)
+
+        self._render = render
+        return render
 
 
 @dataclass(frozen=True)
@@ -62,10 +83,9 @@ def metered_app(
     prefixes = tuple(
         (prefix, _metered(app, meters, f"{prefix}*", labels)) for prefix, app in router.prefixes
     )
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScoreserverCollector(meters.memory, labels, queue_limit))
     # Not metered itself: a scrape would otherwise always find itself in flight.
-    page = Endpoint(MetricsPage(registry), frozenset({"GET", "HEAD"}), policy, access_log=False)
+    metrics = MetricsPage(meters.memory, labels, queue_limit)
+    page = Endpoint(metrics, frozenset({"GET", "HEAD"}), policy, access_log=False)
     if settings.metrics_port is None:
         return PathDispatch({**routes, METRICS_PATH: page}, prefixes)
     return PortDispatch(
