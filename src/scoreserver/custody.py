@@ -26,14 +26,13 @@ import contextlib
 import ctypes
 import logging
 import os
-import select
 import signal
 import socket
 from typing import TYPE_CHECKING, Protocol
 
 from scoreserver.custody_channels import BATCH, CustodyChannel, channel_pair
 from scoreserver.errors import WorkerDiedError
-from scoreserver.platform import CUSTODY_PACKETS
+from scoreserver.platform import CUSTODY_PACKETS, hung_up, receive_waiting
 from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 
 if TYPE_CHECKING:
@@ -199,10 +198,7 @@ class Custodian:
         """Let go of the copies of connections the worker has ended."""
         if not self._copies:
             return
-        poller = select.poll()
-        for fd in self._copies.values():
-            poller.register(fd, 0)  # hang-ups and errors are reported whatever is asked
-        ended = {fd for fd, _event in poller.poll(0)}
+        ended = hung_up(self._copies.values())
         for slot, fd in list(self._copies.items()):
             if fd in ended:
                 del self._copies[slot]
@@ -251,5 +247,5 @@ def _close_for_peer(fd: int) -> None:
             sock.shutdown(socket.SHUT_WR)
         # Unread input at close would turn the end into a reset, discarding the answer.
         with contextlib.suppress(OSError):
-            while sock.recv(65536, socket.MSG_DONTWAIT):
+            while receive_waiting(sock, 65536):
                 pass

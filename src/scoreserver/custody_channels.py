@@ -16,7 +16,7 @@ import socket
 import struct
 from typing import Union
 
-from scoreserver.platform import CUSTODY_PACKETS
+from scoreserver.platform import CUSTODY_PACKETS, receive_fds, send_fds, unix_socket_pair
 
 __all__ = ["BATCH", "CustodyChannel", "PacketChannel", "StreamChannel", "channel_pair"]
 
@@ -45,12 +45,12 @@ class PacketChannel:
 
     def send(self, slots: list[int], fds: list[int]) -> None:
         """Hand a batch over; BlockingIOError when the other end is behind."""
-        socket.send_fds(self.sock, [b"".join(_SLOT.pack(s) for s in slots)], fds)
+        send_fds(self.sock, b"".join(_SLOT.pack(s) for s in slots), fds)
 
     def receive(self) -> Batch | None:
         """The next batch; None when nothing more is waiting or the other end is gone."""
         try:
-            message, fds, _flags, _addr = socket.recv_fds(self.sock, BATCH * _SLOT.size, BATCH)
+            message, fds = receive_fds(self.sock, BATCH * _SLOT.size, BATCH)
         except OSError:
             return None
         if not message:
@@ -86,16 +86,14 @@ class StreamChannel:
             if self._unsent:
                 raise BlockingIOError
         frame = _SLOT.pack(len(slots)) + b"".join(_SLOT.pack(s) for s in slots)
-        sent = socket.send_fds(self.sock, [frame], fds)
+        sent = send_fds(self.sock, frame, fds)
         self._unsent = frame[sent:]
 
     def receive(self) -> Batch | None:
         """The next whole batch; None when no whole one is waiting or the other end is gone."""
         try:
             while self._wanted is None:
-                data, fds, _flags, _addr = socket.recv_fds(
-                    self.sock, _SLOT.size - len(self._head), BATCH
-                )
+                data, fds = receive_fds(self.sock, _SLOT.size - len(self._head), BATCH)
                 if not data:
                     return None
                 self._head += data
@@ -122,7 +120,7 @@ def channel_pair(kind: str) -> tuple[CustodyChannel, CustodyChannel]:
     """The supervisor's and the worker's ends of a new channel of that kind, both non-blocking."""
     packets = kind == CUSTODY_PACKETS
     sock_type = socket.SOCK_SEQPACKET if packets else socket.SOCK_STREAM
-    ends = socket.socketpair(socket.AF_UNIX, sock_type)
+    ends = unix_socket_pair(sock_type)
     for end in ends:
         end.setblocking(False)
     wrap = PacketChannel if packets else StreamChannel

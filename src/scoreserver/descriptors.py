@@ -15,6 +15,8 @@ import os
 from collections.abc import Collection
 from typing import Protocol
 
+from scoreserver.platform import files_limit
+
 __all__ = ["DescriptorBudget", "WaitingConnection", "guarded_per_worker", "open_descriptors"]
 
 logger = logging.getLogger("azmlinfsrv")
@@ -51,16 +53,6 @@ def open_descriptors() -> int:
 def reserve(files_limit: int) -> int:
     """Descriptors kept out of every budget, for what is not a connection."""
     return max(64, files_limit // 16)
-
-
-def files_limit() -> int | None:
-    """This process's soft limit of open files; None when there is none."""
-    try:
-        import resource
-    except ImportError:  # no such limit on this platform
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def guarded_per_worker(workers: int, most: int) -> int:

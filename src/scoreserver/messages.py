@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from scoreserver.custody_channels import CustodyChannel
     from scoreserver.metrics import MetricsMemory
+    from scoreserver.platform import ProcessPipe
 
 __all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
 
@@ -40,7 +40,7 @@ class WorkerFailed:
 class WorkerLink:
     """What a worker shares with its supervisor: the start-up report pipe and shared memory."""
 
-    status: Connection
+    status: ProcessPipe
     heartbeat: ctypes.c_double
     """When this worker's event loop last ran (time.monotonic)."""
     availability: ctypes.Array[ctypes.c_byte]

@@ -1,6 +1,8 @@
 """What differs between Linux, macOS and Windows in the process layer, chosen by capability.
 
-The rest of the process layer asks this module, never `sys.platform`:
+The rest of the process layer asks this module, never `sys.platform`. Choices are made by
+capability; the POSIX calls Windows lacks are wrapped here behind a `sys.platform` check that
+tells the type checker (`mypy --platform win32`) they are never reached there:
 
                      Linux             macOS                  Windows
     start method     fork              spawn                  spawn
@@ -18,17 +20,38 @@ on Linux too, so the test suite runs them everywhere.
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
 import signal
 import socket
-from collections.abc import Coroutine, Iterator
+import sys
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ProcessPlatform", "raise_descriptor_limit", "run_event_loop", "uvloop_available"]
+if TYPE_CHECKING:
+    # What multiprocessing's Pipe() gives: its own class on Windows.
+    if sys.platform == "win32":
+        from multiprocessing.connection import PipeConnection as ProcessPipe
+    else:
+        from multiprocessing.connection import Connection as ProcessPipe
+
+__all__ = [
+    "ProcessPipe",
+    "ProcessPlatform",
+    "files_limit",
+    "hung_up",
+    "raise_descriptor_limit",
+    "receive_fds",
+    "receive_waiting",
+    "run_event_loop",
+    "send_fds",
+    "unix_socket_pair",
+    "uvloop_available",
+]
 
 CUSTODY_PACKETS = "packets"
 """Custody over AF_UNIX SOCK_SEQPACKET: the kernel keeps each message and its sockets whole."""
@@ -72,7 +95,7 @@ class ProcessPlatform:
     @contextlib.contextmanager
     def stop_signals_held(self) -> Iterator[None]:
         """Hold stop signals while a child starts, so none runs the parent's handler in it."""
-        if not hasattr(signal, "pthread_sigmask"):
+        if sys.platform == "win32":  # no signal masks there
             yield
             return
         signal.pthread_sigmask(signal.SIG_BLOCK, self.stop_signals)
@@ -86,7 +109,7 @@ class ProcessPlatform:
         for signum in self.stop_signals:
             handler = on_interrupt if signum == signal.SIGINT else signal.SIG_DFL
             signal.signal(signum, handler)
-        if hasattr(signal, "pthread_sigmask"):
+        if sys.platform != "win32":  # no signal masks there
             signal.pthread_sigmask(signal.SIG_UNBLOCK, self.stop_signals)
 
     def ask_to_stop(self, process: BaseProcess, console_stop: bool = False) -> None:
@@ -106,7 +129,7 @@ class ProcessPlatform:
 def _seqpacket_works() -> bool:
     """AF_UNIX SOCK_SEQPACKET exists here (macOS defines the constant but refuses the pair)."""
     kind = getattr(socket, "SOCK_SEQPACKET", None)
-    if kind is None:
+    if kind is None or sys.platform == "win32":
         return False
     try:
         first, second = socket.socketpair(socket.AF_UNIX, kind)
@@ -123,10 +146,10 @@ def raise_descriptor_limit() -> None:
     The supervisor holds a copy of every connection of every worker (custody.py), so it needs
     as many descriptors as all workers together; the workers inherit the raised limit.
     """
-    try:
-        import resource
-    except ImportError:  # Windows: no per-process limit of this kind
+    if sys.platform == "win32":  # no per-process limit of this kind
         return
+    import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         with contextlib.suppress(ValueError, OSError):
@@ -160,3 +183,59 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def files_limit() -> int | None:
+    """This process's soft limit of open files; None when there is none."""
+    if sys.platform == "win32":  # no such limit there
+        return None
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+# Connection custody passes descriptors between processes over AF_UNIX sockets. detect() turns
+# it off where they are missing (Windows), so these are only ever called elsewhere.
+_NO_DESCRIPTOR_PASSING = "descriptors cannot be passed between processes here"
+
+
+def unix_socket_pair(kind: int) -> tuple[socket.socket, socket.socket]:
+    """A connected pair of AF_UNIX sockets of that type."""
+    if sys.platform == "win32":
+        raise OSError(errno.EOPNOTSUPP, _NO_DESCRIPTOR_PASSING)
+    return socket.socketpair(socket.AF_UNIX, kind)
+
+
+def send_fds(sock: socket.socket, data: bytes, fds: list[int]) -> int:
+    """Send data with the descriptors riding on it; the bytes sent."""
+    if sys.platform == "win32":
+        raise OSError(errno.EOPNOTSUPP, _NO_DESCRIPTOR_PASSING)
+    return socket.send_fds(sock, [data], fds)
+
+
+def receive_fds(sock: socket.socket, size: int, most: int) -> tuple[bytes, list[int]]:
+    """Up to `size` bytes and the descriptors that came with them (at most `most`)."""
+    if sys.platform == "win32":
+        raise OSError(errno.EOPNOTSUPP, _NO_DESCRIPTOR_PASSING)
+    data, fds, _flags, _address = socket.recv_fds(sock, size, most)
+    return data, fds
+
+
+def hung_up(fds: Iterable[int]) -> set[int]:
+    """Those of the sockets whose other end is gone (or failed), without waiting."""
+    if sys.platform == "win32":
+        raise OSError(errno.EOPNOTSUPP, _NO_DESCRIPTOR_PASSING)
+    import select
+
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, 0)  # hang-ups and errors are reported whatever is asked
+    return {fd for fd, _event in poller.poll(0)}
+
+
+def receive_waiting(sock: socket.socket, size: int) -> bytes:
+    """What has arrived on a blocking socket, up to `size` bytes, without waiting for more."""
+    if sys.platform == "win32":
+        raise OSError(errno.EOPNOTSUPP, _NO_DESCRIPTOR_PASSING)
+    return sock.recv(size, socket.MSG_DONTWAIT)

@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +37,7 @@ from scoreserver.platform import ProcessPlatform
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
+    from scoreserver.platform import ProcessPipe
     from scoreserver.server import _Worker
 
 __all__ = ["ChangeWatcher", "Reloader", "import_worker", "reload_slots", "watched_paths"]
@@ -119,7 +119,7 @@ class _ParentGone:
 
 def _watch(
     paths: list[Path],
-    sender: Connection,
+    sender: ProcessPipe,
     parent: int,
     inherited: list[socket.socket | int],
     platform: ProcessPlatform,
@@ -157,7 +157,7 @@ class ChangeWatcher:
     """The watcher process and the pipe its changes arrive on."""
 
     process: BaseProcess
-    changes: Connection
+    changes: ProcessPipe
     alive: bool = True
 
     @classmethod

@@ -13,7 +13,7 @@ import time
 from ctypes import c_byte, c_double, c_int
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
     from scoreserver.entry_script import EntryScript
+    from scoreserver.platform import ProcessPipe
 from scoreserver.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.metrics import MetricsMemory
 
@@ -74,7 +75,7 @@ class _Worker:
     """A running worker process and the pipe it reports readiness on."""
 
     process: BaseProcess
-    status: Connection | None
+    status: ProcessPipe | None
     heartbeat: c_double
     """When the worker's event loop last ran (time.monotonic, shared memory)."""
     slot: int
