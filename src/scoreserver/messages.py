@@ -57,3 +57,6 @@ class WorkerLink:
     """1 once the supervisor has begun to stop: readiness probes answer "not ready"."""
     metrics: MetricsMemory | None = None
     """The shared counts behind /metrics, when metrics are on."""
+    stop: ctypes.c_byte | None = None
+    """Set to 1 when the supervisor asks this worker to drain and exit where no signal can
+    (Windows has no SIGTERM to send another process): the worker looks at it every heartbeat."""

@@ -112,17 +112,24 @@ class ProcessPlatform:
         if sys.platform != "win32":  # no signal masks there
             signal.pthread_sigmask(signal.SIG_UNBLOCK, self.stop_signals)
 
-    def ask_to_stop(self, process: BaseProcess, console_stop: bool = False) -> None:
-        """Ask a child process to drain and exit.
+    def ask_to_stop(
+        self, process: BaseProcess, flag: Any = None, console_stop: bool = False
+    ) -> None:
+        """Ask a child process to drain and exit: SIGTERM, or its stop flag where there is none.
 
-        Windows cannot ask another process: at a stop from the console (Ctrl+C, Ctrl+Break) the
-        console has told every process on it already, and otherwise the child is ended.
+        Windows cannot signal another process: at a stop from the console (Ctrl+C, Ctrl+Break)
+        the console has told every process on it already; otherwise the child's stop flag (a
+        shared c_byte it looks at every second) is raised, and a child without one is ended.
         """
         if signal.SIGTERM in self.stop_signals:
             if process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
-        elif not console_stop:
+        elif console_stop:
+            return
+        elif flag is not None:
+            flag.value = 1
+        else:
             process.terminate()
 
 

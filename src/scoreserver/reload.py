@@ -360,7 +360,7 @@ class Reloader:
                 worker.status.close()
                 worker.status = None
             if worker.process.is_alive():
-                self.platform.ask_to_stop(worker.process)
+                self.platform.ask_to_stop(worker.process, worker.stop_flag)
             self.retiring.append(_Retiring(worker, deadline))
 
     def _reap(self, retired: _Retiring) -> None:

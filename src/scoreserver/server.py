@@ -82,9 +82,16 @@ class _Worker:
     """The worker's place in the shared availability flags; a replacement takes it over."""
     custodian: Custodian
     """The supervisor's copies of this worker's connections."""
+    stop: c_byte | None = None
+    """The worker's stop flag (WorkerLink.stop), for platforms that cannot signal it."""
     ready: bool = False
     killed: bool = False
     """The supervisor killed it (stuck); its exit is awaited, not killed again."""
+
+    @property
+    def stop_flag(self) -> c_byte | None:
+        """Its stop flag once it serves: before that its event loop, which looks, is not running."""
+        return self.stop if self.ready else None
 
 
 @dataclass
@@ -208,6 +215,7 @@ class Supervisor:
         context = self.platform.context()
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
+        stop = context.RawValue(c_byte, 0)
         marks = context.RawArray(c_byte, self._guarded)
         kind = self.platform.custody
         supervisor_end, worker_end = custody_channel(kind) if kind else (None, None)
@@ -223,6 +231,7 @@ class Supervisor:
             loads=self._loads,
             draining=self._draining,
             metrics=self._metrics,
+            stop=stop,
         )
         # What the supervisor holds for the other workers, a new worker must not keep: it
         # would hold descriptors (and the sockets behind them) that nothing there ever closes.
@@ -253,6 +262,7 @@ class Supervisor:
             heartbeat=heartbeat,
             slot=slot,
             custodian=Custodian(supervisor_end, marks),
+            stop=stop,
         )
 
     def _await_startup(self, wake_read: socket.socket) -> int | None:
@@ -459,7 +469,9 @@ class Supervisor:
             worker.custodian.close()
         for worker in self.workers:
             if worker.process.is_alive():
-                self.platform.ask_to_stop(worker.process, console_stop=self._stopping)
+                self.platform.ask_to_stop(
+                    worker.process, worker.stop_flag, console_stop=self._stopping
+                )
         deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN_S
         for worker in self.workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))

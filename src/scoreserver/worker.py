@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import time
-from ctypes import c_double
+from ctypes import c_byte, c_double
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -182,7 +182,7 @@ def run_worker(
         if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
-    run_event_loop(_serve(server, sockets, link.heartbeat))
+    run_event_loop(_serve(server, sockets, link.heartbeat, link.stop))
     if meters is not None:
         meters.stopped()
     scorer.close()
@@ -212,13 +212,21 @@ def _report_ready(link: WorkerLink, rebalancing: list[Rebalancer]) -> None:
         _BACKGROUND.add(asyncio.get_running_loop().create_task(rebalancer.run()))
 
 
-async def _serve(server: uvicorn.Server, sockets: list[socket.socket], heartbeat: c_double) -> None:
-    """Serve until told to stop, beating the heart the supervisor watches."""
+async def _serve(
+    server: uvicorn.Server,
+    sockets: list[socket.socket],
+    heartbeat: c_double,
+    stop: c_byte | None = None,
+) -> None:
+    """Serve until told to stop (by a signal or the stop flag), beating the heart the supervisor
+    watches."""
 
     async def beat() -> None:
         # Only a blocked event loop stops this; the supervisor then replaces the worker.
         while True:
             heartbeat.value = time.monotonic()
+            if stop is not None and stop.value:
+                server.should_exit = True  # uvicorn's own drain, as after SIGTERM
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
     _BACKGROUND.add(asyncio.create_task(beat()))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import resource
 import signal
+import time
 
 from scoreserver.platform import (
     CUSTODY_PACKETS,
@@ -81,3 +83,42 @@ def test_the_event_loop_is_uvloop_where_it_is_installed() -> None:
     run_event_loop(main())
     assert uvloop_available()
     assert seen and seen[0].startswith("uvloop")
+
+
+def _windows_like() -> ProcessPlatform:
+    """The stop mechanisms of Windows: no SIGTERM to send another process."""
+    return ProcessPlatform("fork", None, (signal.SIGINT,))
+
+
+def test_without_sigterm_a_serving_child_is_asked_through_its_stop_flag() -> None:
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=time.sleep, args=(30,))
+    child.start()
+    try:
+        flag = context.RawValue(ctypes.c_byte, 0)
+        _windows_like().ask_to_stop(child, flag)
+        assert flag.value == 1
+        # The child drains and ends by itself when it sees the flag: it is not ended here.
+        child.join(timeout=0.5)
+        assert child.is_alive()
+    finally:
+        child.kill()
+        child.join()
+
+
+def test_without_sigterm_or_flag_a_child_is_ended_and_a_console_stop_left_to_the_console() -> None:
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=time.sleep, args=(30,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    try:
+        flag = context.RawValue(ctypes.c_byte, 0)
+        _windows_like().ask_to_stop(children[0], flag, console_stop=True)
+        _windows_like().ask_to_stop(children[1], None)
+        children[1].join(timeout=10)
+        assert children[1].exitcode == -signal.SIGTERM
+        assert flag.value == 0 and children[0].is_alive()
+    finally:
+        for child in children:
+            child.kill()
+            child.join()
