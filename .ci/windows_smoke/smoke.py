@@ -57,24 +57,37 @@ def _live() -> bool:
         return False
 
 
-def main(python_exe: str) -> int:
-    """Start the server under Wine, check it, stop it with Ctrl+C; 0 when all went as expected."""
-    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-", suffix=".log")[1])
-    command = [
-        "wine", python_exe, "-m", "scoreserver",
-        "--entry_script", "score.py", "--port", str(PORT), "--worker_count", "2",
-    ]  # fmt: skip
-    env = {**os.environ, "WINEDEBUG": "-all", "SCORING_TIMEOUT_MS": str(TIMEOUT_MS)}
+def _start(
+    python_exe: str, args: list[str], log: Path, cwd: Path, timeout_ms: int = TIMEOUT_MS
+) -> subprocess.Popen[bytes]:
+    """The CLI under Wine, its console's output going to `log`."""
+    command = ["wine", python_exe, "-m", "scoreserver", "--port", str(PORT), *args]
+    env = {**os.environ, "WINEDEBUG": "-all", "SCORING_TIMEOUT_MS": str(timeout_ms)}
     server = subprocess.Popen(
         # A wide terminal, or Wine's console wraps the log lines at 80 columns.
         ["script", "-qefc", "stty cols 1000; " + shlex.join(command), str(log)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        cwd=HERE,
+        cwd=cwd,
         env=env,
     )
     assert server.stdin is not None
+    return server
+
+
+def _stop(server: subprocess.Popen[bytes]) -> int:
+    """Ctrl+C on Wine's console; the exit code."""
+    assert server.stdin is not None
+    server.stdin.write(b"\x03")
+    server.stdin.flush()
+    return server.wait(timeout=60)
+
+
+def main(python_exe: str) -> int:
+    """Start the server under Wine, check it, stop it with Ctrl+C; 0 when all went as expected."""
+    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-", suffix=".log")[1])
+    server = _start(python_exe, ["--entry_script", "score.py", "--worker_count", "2"], log, HERE)
 
     def output() -> str:
         return log.read_text(errors="replace").replace("\r", "")
@@ -122,16 +135,60 @@ def main(python_exe: str) -> int:
         with ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(_post, {"sleep": 1.0})
             time.sleep(0.3)
-            server.stdin.write(b"\x03")  # Ctrl+C on Wine's console
-            server.stdin.flush()
+            code = _stop(server)
             answer = in_flight.result()
-        code = server.wait(timeout=60)
         assert answer.status_code == 200, answer.text
         assert code == 0, code
         assert not _live()
         assert "Traceback" not in output(), output()
         assert "Warning" not in output(), output()  # e.g. pydantic 2.5 on the model_ fields
         print("Ctrl+C: the request in flight was answered, then the server exited 0")
+    except BaseException:
+        print(output(), file=sys.stderr)
+        raise
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.unlink(missing_ok=True)
+    return check_reload(python_exe)
+
+
+def check_reload(python_exe: str) -> int:
+    """--reload: an edit is served by a new worker while the previous one answers what it has
+    (Windows cannot signal it: the supervisor raises its stop flag)."""
+    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-reload-", suffix=".log")[1])
+    app = Path(tempfile.mkdtemp(prefix="scoreserver-wine-app-"))
+    script = app / "score.py"
+    script.write_text((HERE / "score.py").read_text())
+    server = _start(python_exe, ["--entry_script", "score.py", "--reload"], log, app, 30_000)
+
+    def output() -> str:
+        return log.read_text(errors="replace").replace("\r", "")
+
+    try:
+        _wait_for("the file watcher", lambda: "Reloading on changes in" in output(), START_S)
+        first = _post({}).json()["pid"]
+        with ThreadPoolExecutor(1) as pool:
+            # Longer than the new worker takes to start, so the old one is asked to stop with
+            # this request in hand.
+            in_flight = pool.submit(_post, {"sleep": 6})
+            time.sleep(0.5)
+            edited = script.read_text().replace(
+                '{"pid": os.getpid()}', '{"pid": os.getpid(), "v": 2}'
+            )
+            (app / "score.tmp").write_text(edited)
+            os.replace(app / "score.tmp", script)
+            _wait_for("the new worker", lambda: "Reloaded:" in output(), 60)
+            assert not in_flight.done(), "the request ended before the previous worker was retired"
+            answer = in_flight.result()
+        assert answer.status_code == 200 and answer.json() == {"pid": first}, answer.text
+        after = _post({}).json()
+        assert after["v"] == 2 and after["pid"] != first, after
+        _wait_for("the previous worker to drain and exit", lambda: _gone(first, output()), 30)
+        assert "did not finish in time" not in output(), output()
+        assert _stop(server) == 0
+        assert "Traceback" not in output(), output()
+        print("--reload: the edit was served by a new worker; the previous one answered first")
         return 0
     except BaseException:
         print(output(), file=sys.stderr)
@@ -140,6 +197,11 @@ def main(python_exe: str) -> int:
         if server.poll() is None:
             server.kill()
         log.unlink(missing_ok=True)
+
+
+def _gone(pid: int, output: str) -> bool:
+    """The supervisor saw the worker exit after its drain."""
+    return f"Worker (pid:{pid}) of the previous version has finished and exited." in output
 
 
 if __name__ == "__main__":

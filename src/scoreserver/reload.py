@@ -152,7 +152,8 @@ def _watch(
             return
 
 
-@dataclass
+# Hashable by identity: Windows' multiprocessing.connection.wait keeps what it waits on in a dict.
+@dataclass(eq=False)
 class ChangeWatcher:
     """The watcher process and the pipe its changes arrive on."""
 
@@ -364,5 +365,17 @@ class Reloader:
             self.retiring.append(_Retiring(worker, deadline))
 
     def _reap(self, retired: _Retiring) -> None:
-        retired.worker.process.join(timeout=5)
+        process = retired.worker.process
+        process.join(timeout=5)
         self.retiring.remove(retired)
+        # uvicorn ends a process it drained on SIGTERM by raising that signal again.
+        if process.exitcode == 0 or (retired.worker.ready and process.exitcode == -signal.SIGTERM):
+            logger.info(
+                "Worker (pid:%s) of the previous version has finished and exited.", process.pid
+            )
+        else:
+            logger.info(
+                "Worker (pid:%s) of the previous version exited with code %s.",
+                process.pid,
+                process.exitcode,
+            )

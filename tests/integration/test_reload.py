@@ -176,6 +176,11 @@ def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int)
         # then exit (at the latest when they are killed past the drain's grace period); from
         # then on every answer is the new version's.
         _wait_for_exit(server, first_pids, RETIRE_LIMIT_S)
+        # Drained, not killed: each says so.
+        for pid in first_pids:
+            server.wait_for_output(
+                f"Worker (pid:{pid}) of the previous version has finished and exited.", timeout=10
+            )
         served = load.count()
         wait_until(lambda: load.count() >= served + 20, timeout=30)
         # Each of the three clients may hold one answer received before that but counted after.
