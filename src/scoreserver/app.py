@@ -7,13 +7,13 @@ import logging
 
 from scoreserver._version import server_version_header
 from scoreserver.cors import CorsPolicy
-from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript
 from scoreserver.inputs import argument_builder
 from scoreserver.metrics import WorkerMeters
 from scoreserver.metrics_routes import metered_app
 from scoreserver.middleware import Endpoint, RoutePolicy
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.protocols import PROTOCOLS
 from scoreserver.protocols.core import ModelService, Readiness
 from scoreserver.routes import ScoreHandlers, build_router

@@ -43,10 +43,10 @@ from scoreserver.errors import (
 )
 from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
 from scoreserver.openapi import SwaggerDocuments
+from scoreserver.processes.worker import import_paths, load_script
 from scoreserver.scoring import Scorer
 from scoreserver.settings import Settings, load_settings
 from scoreserver.types import ASGIApp
-from scoreserver.worker import import_paths, load_script
 
 __all__ = ["CaseResult", "build_parser", "main", "run_checks", "write_junit"]
 

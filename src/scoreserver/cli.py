@@ -16,7 +16,7 @@ from scoreserver._version import __version__
 from scoreserver.banner import render_banner
 from scoreserver.errors import ConfigurationError, ScoreServerError
 from scoreserver.logs import configure_logging, find_logging_config
-from scoreserver.server import Supervisor
+from scoreserver.processes.server import Supervisor
 from scoreserver.settings import Settings, load_settings
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
 from scoreserver.middleware import MAX_HEADER_BYTES, MAX_URL_BYTES, url_too_long_message
 
 if TYPE_CHECKING:
-    from scoreserver.descriptors import DescriptorBudget
+    from scoreserver.processes.descriptors import DescriptorBudget
 
 __all__ = [
     "MAX_HEAD_BYTES",

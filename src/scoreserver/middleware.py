@@ -31,7 +31,7 @@ from scoreserver.inputs import IncomingRequest
 from scoreserver.logs import AccessLog, log_exception
 from scoreserver.metrics import RouteMeter
 from scoreserver.outputs import PreparedResponse, error_response
-from scoreserver.raw_responses import RUN_FAILED_HEADER
+from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.request_ids import SERVER_ID_HEADERS, RequestIds
 from scoreserver.types import Message, Receive, Scope, Send
 

@@ -32,13 +32,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from scoreserver.messages import WorkerFailed, WorkerReady
 from scoreserver.platform import ProcessPlatform
+from scoreserver.processes.messages import WorkerFailed, WorkerReady
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
     from scoreserver.platform import ProcessPipe
-    from scoreserver.server import _Worker
+    from scoreserver.processes.server import _Worker
 
 __all__ = ["ChangeWatcher", "Reloader", "import_worker", "reload_slots", "watched_paths"]
 
@@ -52,7 +52,7 @@ KILL_MARGIN_S = 5.0
 
 
 def import_worker() -> ModuleType:
-    """scoreserver.worker, with the web stack it imports, but without watchfiles.
+    """scoreserver.processes.worker, with the web stack it imports, but without watchfiles.
 
     uvicorn imports watchfiles whenever it is installed (for a reload mode of its own that we
     never use), and it would then cost every worker its memory as soon as `scoreserver[reload]`
@@ -61,13 +61,13 @@ def import_worker() -> ModuleType:
     all, it is imported the ordinary way.
     """
     if "watchfiles" in sys.modules:
-        return importlib.import_module("scoreserver.worker")
+        return importlib.import_module("scoreserver.processes.worker")
     sys.modules["watchfiles"] = None  # type: ignore[assignment]
     try:
-        return importlib.import_module("scoreserver.worker")
+        return importlib.import_module("scoreserver.processes.worker")
     except ImportError:
         sys.modules.pop("watchfiles", None)
-        return importlib.import_module("scoreserver.worker")
+        return importlib.import_module("scoreserver.processes.worker")
     finally:
         if "watchfiles" in sys.modules and sys.modules["watchfiles"] is None:
             del sys.modules["watchfiles"]  # the script may import it as usual

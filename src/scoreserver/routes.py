@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     ClientError,
@@ -31,7 +30,8 @@ from scoreserver.outputs import (
     json_result,
     to_response,
 )
-from scoreserver.raw_responses import RUN_FAILED_HEADER
+from scoreserver.processes.custody import ConnectionReporter
+from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send

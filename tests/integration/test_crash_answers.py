@@ -1,6 +1,6 @@
 """A worker that dies in the middle of run(): its requests get a JSON 500, never a hang or a reset.
 
-The supervisor keeps a copy of every connection (see scoreserver.custody); these tests check what
+The supervisor keeps a copy of every connection (see scoreserver.processes.custody); these tests check what
 a client sees: the answer for the requests the dead worker had, connections closed promptly, and
 no connection held open by the copies.
 """

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from scoreserver.server import KILL_MARGIN_S
+from scoreserver.processes.server import KILL_MARGIN_S
 from tests.conftest import REPOSITORY
 from tests.integration.cli_support import wait_until
 from tests.integration.server import serving

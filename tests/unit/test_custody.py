@@ -11,8 +11,13 @@ from functools import partial
 
 import pytest
 
-from scoreserver.custody import ConnectionReporter, Custodian, custody_channel, orphan_response
 from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
+from scoreserver.processes.custody import (
+    ConnectionReporter,
+    Custodian,
+    custody_channel,
+    orphan_response,
+)
 
 
 @pytest.fixture(params=[CUSTODY_PACKETS, CUSTODY_STREAM])

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scoreserver.custody_channels import CustodyChannel, StreamChannel, channel_pair
 from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
+from scoreserver.processes.custody_channels import CustodyChannel, StreamChannel, channel_pair
 
 
 @pytest.fixture(params=[CUSTODY_PACKETS, CUSTODY_STREAM])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scoreserver.descriptors import (
+from scoreserver.processes.descriptors import (
     DescriptorBudget,
     guarded_per_worker,
     open_descriptors,

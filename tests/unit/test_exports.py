@@ -78,7 +78,7 @@ def test_importing_the_packages_has_no_side_effects() -> None:
     code = """
 import json, logging, os, sys
 path, env = list(sys.path), dict(os.environ)
-import scoreserver, scoreserver.cli, scoreserver.server, scoreserver.worker
+import scoreserver, scoreserver.cli, scoreserver.processes.server, scoreserver.processes.worker
 import azureml_inference_server_http.amlserver, azureml_inference_server_http.api.aml_request
 import azureml.contrib.services.aml_response
 print(json.dumps({

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
-from scoreserver.listener import Availability, PoliteServer
+from scoreserver.processes.listener import Availability, PoliteServer
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
 

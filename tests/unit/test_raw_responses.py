@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from scoreserver.raw_responses import json_error_bytes
+from scoreserver.processes.raw_responses import json_error_bytes
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 
-from scoreserver.messages import NOT_SERVING
-from scoreserver.rebalancing import Rebalancer
+from scoreserver.processes.messages import NOT_SERVING
+from scoreserver.processes.rebalancing import Rebalancer
 
 
 class Connection:

@@ -11,7 +11,7 @@ def test_the_supervisor_loads_no_web_stack_and_no_event_loop() -> None:
     # Each of these costs the supervisor start-up time and megabytes of memory it never uses:
     # the workers import them after the fork.
     code = (
-        "import json, sys, scoreserver.cli, scoreserver.server;"
+        "import json, sys, scoreserver.cli, scoreserver.processes.server;"
         "print(json.dumps(sorted(sys.modules)))"
     )
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))

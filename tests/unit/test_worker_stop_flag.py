@@ -12,9 +12,9 @@ import time
 import httpx
 import uvicorn
 
-from scoreserver.listener import AnnouncingServer
+from scoreserver.processes.listener import AnnouncingServer
+from scoreserver.processes.worker import _serve
 from scoreserver.types import Receive, Scope, Send
-from scoreserver.worker import _serve
 
 
 def test_a_raised_stop_flag_drains_the_request_in_flight_then_ends_the_worker() -> None:

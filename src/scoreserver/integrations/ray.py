@@ -38,9 +38,9 @@ def build_replica_app(settings: Settings) -> ASGIApp:
     from scoreserver.cli import export_script_environment
     from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
     from scoreserver.openapi import SwaggerDocuments
+    from scoreserver.processes.worker import load_script
     from scoreserver.scoring import Scorer
     from scoreserver.telemetry import start_telemetry
-    from scoreserver.worker import load_script
 
     configure_logging(
         settings.log_level, find_logging_config(settings.app_root, settings.entry_script)

@@ -17,7 +17,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from scoreserver.custody import ConnectionReporter
 from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     BadRequestError,
@@ -29,8 +28,9 @@ from scoreserver.errors import (
 from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments, headers_as_dict
 from scoreserver.logs import log_exception
 from scoreserver.outputs import is_werkzeug_response, to_response
+from scoreserver.processes.custody import ConnectionReporter
+from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.protocols.model_schema import ModelSchema, read_model_schema
-from scoreserver.raw_responses import RUN_FAILED_HEADER
 from scoreserver.routes import scoring_record
 from scoreserver.scoring import Scorer
 from scoreserver.telemetry import AppInsights, now_ns

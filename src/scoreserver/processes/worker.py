@@ -22,8 +22,6 @@ from scoreserver.connection_guards import (
     guarded_protocol,
     uvicorn_internals_known,
 )
-from scoreserver.custody import ConnectionReporter
-from scoreserver.descriptors import DescriptorBudget
 from scoreserver.entry_script import (
     EntryScript,
     InputMode,
@@ -33,14 +31,16 @@ from scoreserver.entry_script import (
 )
 from scoreserver.errors import EntryScriptError
 from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
-from scoreserver.listener import AnnouncingServer, Availability, PoliteServer
 from scoreserver.logs import install_print_capture
-from scoreserver.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.metrics import WorkerMeters
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.platform import run_event_loop, uvloop_available
+from scoreserver.processes.custody import ConnectionReporter
+from scoreserver.processes.descriptors import DescriptorBudget
+from scoreserver.processes.listener import AnnouncingServer, Availability, PoliteServer
+from scoreserver.processes.messages import WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.processes.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.protocols.core import Readiness
-from scoreserver.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scoreserver.custody_channels import CustodyChannel
     from scoreserver.metrics import MetricsMemory
     from scoreserver.platform import ProcessPipe
+    from scoreserver.processes.custody_channels import CustodyChannel
 
 __all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
 

@@ -19,23 +19,23 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from scoreserver._version import server_version_header
-from scoreserver.custody import (
+from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
+from scoreserver.platform import ProcessPlatform, raise_descriptor_limit
+from scoreserver.processes.custody import (
     MAX_GUARDED_CONNECTIONS,
     Custodian,
     custody_channel,
     orphan_response,
 )
-from scoreserver.descriptors import guarded_per_worker
-from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
-from scoreserver.platform import ProcessPlatform, raise_descriptor_limit
+from scoreserver.processes.descriptors import guarded_per_worker
 from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
     from scoreserver.entry_script import EntryScript
     from scoreserver.platform import ProcessPipe
-from scoreserver.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.metrics import MetricsMemory
+from scoreserver.processes.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 
 __all__ = ["Supervisor", "bind_socket"]
 

@@ -30,10 +30,10 @@ import signal
 import socket
 from typing import TYPE_CHECKING, Protocol
 
-from scoreserver.custody_channels import BATCH, CustodyChannel, channel_pair
 from scoreserver.errors import WorkerDiedError
 from scoreserver.platform import CUSTODY_PACKETS, hung_up, receive_waiting
-from scoreserver.raw_responses import RUN_FAILED_HEADER, json_error_bytes
+from scoreserver.processes.custody_channels import BATCH, CustodyChannel, channel_pair
+from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop

@@ -18,7 +18,7 @@ import math
 from collections.abc import Collection
 from typing import Protocol
 
-from scoreserver.messages import NOT_SERVING
+from scoreserver.processes.messages import NOT_SERVING
 
 __all__ = ["Rebalancer", "SheddableConnection"]
 

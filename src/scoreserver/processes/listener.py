@@ -24,7 +24,7 @@ import uvicorn
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from scoreserver.descriptors import DescriptorBudget, WaitingConnection
+    from scoreserver.processes.descriptors import DescriptorBudget, WaitingConnection
 
 __all__ = ["AnnouncingServer", "Availability", "PoliteServer"]
 
