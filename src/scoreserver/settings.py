@@ -46,6 +46,8 @@ DEFAULT_SCRIPT_NAME = "main.py"
 """Served from the app root when no entry script is named anywhere."""
 
 
+# Optional[X], not `X | None`, and no `from __future__ import annotations` in this module: msgspec
+# evaluates these annotations at run time, and Python 3.9 cannot evaluate `X | None`.
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the server needs to know, frozen after start-up."""
 
