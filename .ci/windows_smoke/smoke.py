@@ -141,7 +141,7 @@ def main(python_exe: str) -> int:
         assert code == 0, code
         assert not _live()
         assert "Traceback" not in output(), output()
-        assert "Warning" not in output(), output()  # e.g. pydantic 2.5 on the model_ fields
+        assert "Warning" not in output(), output()  # a library warning at import, say
         print("Ctrl+C: the request in flight was answered, then the server exited 0")
     except BaseException:
         print(output(), file=sys.stderr)

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import msgspec
+
 from scoreserver._version import __version__
 from scoreserver.banner import render_banner
 from scoreserver.errors import ConfigurationError, ScoreServerError
@@ -191,7 +193,7 @@ def _checked_appinsights(settings: Settings, out: list[str]) -> Settings:
     except ValueError:
         out.append("Invalid Application Insights instrumentation key provided.")
         out.append("Application Insights has been disabled.")
-        return settings.model_copy(update={"appinsights_enabled": False})
+        return msgspec.structs.replace(settings, appinsights_enabled=False)
     out.append("Valid Application Insights instrumentation key provided.")
     return settings
 
@@ -265,7 +267,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
         sys.exit(ConfigurationError.exit_code)
     if settings.reload and settings.worker_preload:
         logger.warning("WORKER_PRELOAD is ignored with --reload: each worker loads the new code.")
-        settings = settings.model_copy(update={"worker_preload": False})
+        settings = msgspec.structs.replace(settings, worker_preload=False)
     export_script_environment(settings)
     sys.stdout.write("".join(f"{line}\n" for line in notes) + render_banner(settings))
     sys.stdout.flush()

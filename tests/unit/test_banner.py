@@ -85,9 +85,9 @@ def test_vertex_routes_and_the_model_name_show_when_configured() -> None:
     settings = Settings(
         entry_script=SCRIPT,
         port=8080,
-        SCORESERVER_MODEL_NAME="iris",
-        AIP_HEALTH_ROUTE="/health",
-        AIP_PREDICT_ROUTE="/v1/endpoints/1/deployedModels/2:predict",
+        model_name="iris",
+        vertex_health_route="/health",
+        vertex_predict_route="/v1/endpoints/1/deployedModels/2:predict",
     )
     text = render_banner(settings)
     assert "V2 Infer:       POST  127.0.0.1:8080/v2/models/iris/infer\n" in text
@@ -97,9 +97,9 @@ def test_vertex_routes_and_the_model_name_show_when_configured() -> None:
 
 
 def test_the_metrics_line_names_the_metrics_port_or_is_left_out_when_off() -> None:
-    own_port = Settings(entry_script=SCRIPT, port=8080, SCORESERVER_METRICS_PORT=9090)
+    own_port = Settings(entry_script=SCRIPT, port=8080, metrics_port=9090)
     assert "Metrics:        GET   127.0.0.1:9090/metrics\n" in render_banner(own_port)
-    off = Settings(entry_script=SCRIPT, port=8080, SCORESERVER_METRICS="false")
+    off = Settings(entry_script=SCRIPT, port=8080, metrics=False)
     assert "/metrics" not in render_banner(off)
 
 

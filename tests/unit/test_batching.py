@@ -84,8 +84,8 @@ def test_settings_override_the_script_s_numbers_and_plain_scripts_stay_plain() -
     def run(data: list[str]) -> list[str]:
         return data
 
-    settings = Settings.model_validate(
-        {"SCORESERVER_MAX_BATCH_SIZE": 64, "SCORESERVER_MAX_BATCH_LATENCY_MS": 0.5}
+    settings = Settings.from_sources(
+        environ={"SCORESERVER_MAX_BATCH_SIZE": "64", "SCORESERVER_MAX_BATCH_LATENCY_MS": "0.5"}
     )
     batched = scorer_for(entry(run), settings)
     assert isinstance(batched, BatchingScorer)

@@ -25,7 +25,7 @@ def all_paths(settings: Settings) -> list[str]:
 
 
 def test_paths_carry_the_model_name() -> None:
-    paths = all_paths(Settings(SCORESERVER_MODEL_NAME="iris"))
+    paths = all_paths(Settings(model_name="iris"))
     assert "/v2/models/iris/infer" in paths
     assert "/v2/models/iris/versions/1/ready" in paths
     assert "/v1/models/iris:predict" in paths
@@ -34,7 +34,7 @@ def test_paths_carry_the_model_name() -> None:
 
 def test_vertex_is_served_only_with_its_routes() -> None:
     assert "/predict" not in all_paths(Settings())
-    settings = Settings(AIP_HEALTH_ROUTE="/health", AIP_PREDICT_ROUTE="/predict")
+    settings = Settings(vertex_health_route="/health", vertex_predict_route="/predict")
     assert {"/health", "/predict"} <= set(all_paths(settings))
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
+
 from scoreserver.reload import reload_slots, watched_paths
 from scoreserver.settings import Settings
 
@@ -23,7 +25,7 @@ def test_the_model_dir_is_watched_only_with_the_flag(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     base = Settings(app_root=tmp_path / "app", model_dir="../models", reload=True)
     assert watched_paths(base) == [tmp_path / "app"]
-    with_models = base.model_copy(update={"reload_model_dir": True})
+    with_models = msgspec.structs.replace(base, reload_model_dir=True)
     assert watched_paths(with_models) == [tmp_path / "app", tmp_path / "models"]
 
 
