@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,13 +59,27 @@ def _live() -> bool:
         return False
 
 
-def _start(
-    python_exe: str, args: list[str], log: Path, cwd: Path, timeout_ms: int = TIMEOUT_MS
-) -> subprocess.Popen[bytes]:
-    """The CLI under Wine, its console's output going to `log`."""
+class _Server:
+    """The CLI under Wine, its console's output going to a log file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def output(self) -> str:
+        """What the console showed so far."""
+        return self.log.read_text(errors="replace").replace("\r", "")
+
+
+@contextmanager
+def _serving(
+    python_exe: str, args: list[str], cwd: Path, timeout_ms: int = TIMEOUT_MS
+) -> Iterator[_Server]:
+    """Run the server for the block; its console's output is printed if the block fails."""
+    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-", suffix=".log")[1])
     command = ["wine", python_exe, "-m", "scoreserver", "--port", str(PORT), *args]
     env = {**os.environ, "WINEDEBUG": "-all", "SCORING_TIMEOUT_MS": str(timeout_ms)}
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         # A wide terminal, or Wine's console wraps the log lines at 80 columns.
         ["script", "-qefc", "stty cols 1000; " + shlex.join(command), str(log)],
         stdin=subprocess.PIPE,
@@ -72,27 +88,31 @@ def _start(
         cwd=cwd,
         env=env,
     )
-    assert server.stdin is not None
-    return server
+    server = _Server(process, log)
+    try:
+        yield server
+    except BaseException:
+        print(server.output(), file=sys.stderr)
+        raise
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.unlink(missing_ok=True)
 
 
-def _stop(server: subprocess.Popen[bytes]) -> int:
+def _stop(server: _Server) -> int:
     """Ctrl+C on Wine's console; the exit code."""
-    assert server.stdin is not None
-    server.stdin.write(b"\x03")
-    server.stdin.flush()
-    return server.wait(timeout=60)
+    assert server.process.stdin is not None
+    server.process.stdin.write(b"\x03")
+    server.process.stdin.flush()
+    return server.process.wait(timeout=60)
 
 
 def main(python_exe: str) -> int:
     """Start the server under Wine, check it, stop it with Ctrl+C; 0 when all went as expected."""
-    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-", suffix=".log")[1])
-    server = _start(python_exe, ["--entry_script", "score.py", "--worker_count", "2"], log, HERE)
-
-    def output() -> str:
-        return log.read_text(errors="replace").replace("\r", "")
-
-    try:
+    args = ["--entry_script", "score.py", "--worker_count", "2"]
+    with _serving(python_exe, args, HERE) as server:
+        output = server.output
         _wait_for("GET / to answer", _live, START_S)
         _wait_for("two workers", lambda: output().count("ready for serving traffic") >= 2, 60)
         home = httpx.get(URL + "/", timeout=5)
@@ -143,29 +163,17 @@ def main(python_exe: str) -> int:
         assert "Traceback" not in output(), output()
         assert "Warning" not in output(), output()  # a library warning at import, say
         print("Ctrl+C: the request in flight was answered, then the server exited 0")
-    except BaseException:
-        print(output(), file=sys.stderr)
-        raise
-    finally:
-        if server.poll() is None:
-            server.kill()
-        log.unlink(missing_ok=True)
     return check_reload(python_exe)
 
 
 def check_reload(python_exe: str) -> int:
     """--reload: an edit is served by a new worker while the previous one answers what it has
     (Windows cannot signal it: the supervisor raises its stop flag)."""
-    log = Path(tempfile.mkstemp(prefix="scoreserver-wine-reload-", suffix=".log")[1])
     app = Path(tempfile.mkdtemp(prefix="scoreserver-wine-app-"))
     script = app / "score.py"
     script.write_text((HERE / "score.py").read_text())
-    server = _start(python_exe, ["--entry_script", "score.py", "--reload"], log, app, 30_000)
-
-    def output() -> str:
-        return log.read_text(errors="replace").replace("\r", "")
-
-    try:
+    with _serving(python_exe, ["--entry_script", "score.py", "--reload"], app, 30_000) as server:
+        output = server.output
         _wait_for("the file watcher", lambda: "Reloading on changes in" in output(), START_S)
         first = _post({}).json()["pid"]
         with ThreadPoolExecutor(1) as pool:
@@ -189,14 +197,7 @@ def check_reload(python_exe: str) -> int:
         assert _stop(server) == 0
         assert "Traceback" not in output(), output()
         print("--reload: the edit was served by a new worker; the previous one answered first")
-        return 0
-    except BaseException:
-        print(output(), file=sys.stderr)
-        raise
-    finally:
-        if server.poll() is None:
-            server.kill()
-        log.unlink(missing_ok=True)
+    return 0
 
 
 def _gone(pid: int, output: str) -> bool:
