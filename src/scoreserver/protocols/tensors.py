@@ -146,14 +146,12 @@ _ROWS = frozenset({list, tuple})
 def _flat_values(data: Any) -> tuple[list[Any], set[type]]:
     """Request data in row-major order with the types of its values, the usual flat list in
     one pass in C."""
-    if not isinstance(data, list):
-        flat = _flatten(data)
-        return flat, set(map(type, flat))
-    kinds = set(map(type, data))
-    if list in kinds or tuple in kinds:
-        flat = _flatten(data)
-        return flat, set(map(type, flat))
-    return data, kinds
+    if isinstance(data, list):
+        kinds = set(map(type, data))
+        if not kinds & _ROWS:
+            return data, kinds
+    flat = _flatten(data)
+    return flat, set(map(type, flat))
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -268,9 +266,7 @@ def _row_major(value: list[Any] | tuple[Any, ...], shape: list[int]) -> _Walked 
             return None
         level = list(chain.from_iterable(level))
     kinds = set(map(type, level))
-    if list in kinds or tuple in kinds:
-        return None
-    return level, kinds
+    return None if kinds & _ROWS else (level, kinds)
 
 
 def _typed(name: str, shape: list[int], flat: list[Any], kinds: set[type]) -> OutputTensor:
