@@ -103,6 +103,10 @@ def test_malformed_inputs_are_400s_saying_what_is_expected(
     assert words in caught.value.message
 
 
+class _Row(list[Any]):
+    """A list subclass, as some libraries return rows."""
+
+
 def one(value: Any) -> OutputTensor:
     (tensor,) = output_tensors(value)
     return tensor
@@ -117,6 +121,12 @@ def one(value: Any) -> OutputTensor:
         (np.array(["a", "bc"]), "BYTES", [2], ["a", "bc"]),
         (np.float64(2.5), "FP64", [1], [2.5]),
         ([[1, 2], [3, 4]], "INT64", [2, 2], [1, 2, 3, 4]),
+        (([1, 2.5], (3, 4)), "FP64", [2, 2], [1, 2.5, 3, 4]),
+        ([[[1], [2]], [[3], [4]]], "INT64", [2, 2, 1], [1, 2, 3, 4]),
+        ([[], []], "FP64", [2, 0], []),
+        ([[np.float64(0.5)], [np.float64(2)]], "FP64", [2, 1], [0.5, 2.0]),
+        ([[np.float32(0.5)]], "BYTES", [1, 1], ["0.5"]),
+        ([[1, 2], _Row([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
         ([1, 2.5], "FP64", [2], [1, 2.5]),
         ([True, False], "BOOL", [2], [True, False]),
         (["x", 1], "BYTES", [2], ["x", "1"]),
@@ -155,6 +165,12 @@ def test_ragged_lists_are_not_tensors() -> None:
         output_tensors([[1, 2], [3]])
     with pytest.raises(ValueError, match="ragged"):
         output_tensors([1, [2]])
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([[[1, 2]], [[3]]])
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([[1, 2], 3])
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([[], [[]]])
 
 
 def test_binary_packing_round_trips_through_numpy() -> None:

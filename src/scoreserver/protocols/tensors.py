@@ -11,6 +11,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from scoreserver.errors import BadRequestError
@@ -45,6 +46,9 @@ DATATYPES: dict[str, str] = {
 _DTYPE_KINDS = {"b": "BOOL", "u": "UINT", "i": "INT", "f": "FP"}
 
 _LENGTH = struct.Struct("<I")
+
+_Walked = tuple[list[Any], set[type]]
+"""Values in row-major order and the set of their types."""
 
 
 @dataclass
@@ -125,17 +129,29 @@ def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[Inpu
             raise BadRequestError(
                 f"Input {name!r} has neither 'data' nor a 'binary_data_size' parameter."
             )
-        flat = _flatten(raw["data"])
+        flat, kinds = _flat_values(raw["data"])
         if len(flat) != count:
             raise BadRequestError(
                 f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
             )
-        if datatype != "BYTES" and not {type(v) for v in flat} <= _JSON_NUMBERS:
+        if datatype != "BYTES" and not kinds <= _JSON_NUMBERS:
             raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
     return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
 
 
 _JSON_NUMBERS = frozenset({int, float, bool})
+_ROWS = frozenset({list, tuple})
+
+
+def _flat_values(data: Any) -> tuple[list[Any], set[type]]:
+    """Request data in row-major order with the types of its values, the usual flat list in
+    one pass in C."""
+    if isinstance(data, list):
+        kinds = set(map(type, data))
+        if not kinds & _ROWS:
+            return data, kinds
+    flat = _flatten(data)
+    return flat, set(map(type, flat))
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -231,16 +247,31 @@ def _tensor(name: str, value: Any) -> OutputTensor:
         return OutputTensor(name, shape, datatype, flat)
     if isinstance(value, (list, tuple)):
         shape = _shape_of(value)
-        flat = _flatten(value)
-        if len(flat) != math.prod(shape) or _ragged(value, shape):
-            raise ValueError(f"run() returned ragged nested lists for output {name!r}")
-        return _typed(name, shape, flat)
-    return _typed(name, [1], [value])
+        walked = _row_major(value, shape)
+        if walked is None:  # ragged, or rows of a list subclass: the general walk decides
+            flat = _flatten(value)
+            if len(flat) != math.prod(shape) or _ragged(value, shape):
+                raise ValueError(f"run() returned ragged nested lists for output {name!r}")
+            walked = flat, set(map(type, flat))
+        return _typed(name, shape, *walked)
+    return _typed(name, [1], [value], {type(value)})
 
 
-def _typed(name: str, shape: list[int], flat: list[Any]) -> OutputTensor:
+def _row_major(value: list[Any] | tuple[Any, ...], shape: list[int]) -> _Walked | None:
+    """Plain lists (or tuples) nested exactly to the shape: their values in row-major order and
+    the values' types, level by level in C calls; None for anything else."""
+    level: list[Any] = value if isinstance(value, list) else list(value)
+    for dim in shape[1:]:
+        if not set(map(type, level)) <= _ROWS or set(map(len, level)) != {dim}:
+            return None
+        level = list(chain.from_iterable(level))
+    kinds = set(map(type, level))
+    return None if kinds & _ROWS else (level, kinds)
+
+
+def _typed(name: str, shape: list[int], flat: list[Any], kinds: set[type]) -> OutputTensor:
     """Plain values as a tensor of the datatype they all fit; anything else is text (BYTES)."""
-    datatype = _datatype_of(flat)
+    datatype = _datatype_of(kinds)
     return OutputTensor(
         name, shape, datatype, [_text(v) for v in flat] if datatype == "BYTES" else flat
     )
@@ -269,11 +300,11 @@ def _ragged(value: Any, shape: list[int]) -> bool:
     )
 
 
-def _datatype_of(flat: list[Any]) -> str:
-    kinds = {type(v) for v in flat}  # one pass in C
+def _datatype_of(kinds: set[type]) -> str:
+    """The datatype of values of these types (no values at all are FP64)."""
     if not kinds <= _JSON_NUMBERS:  # numpy scalars, strings, objects: by their kind
         kinds = {_KINDS[k] for k in kinds}
-    if not flat or kinds == {float} or kinds == {int, float}:
+    if not kinds or kinds == {float} or kinds == {int, float}:
         return "FP64"
     if kinds == {bool}:
         return "BOOL"

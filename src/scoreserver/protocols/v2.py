@@ -33,6 +33,9 @@ __all__ = ["V2Handlers", "handlers"]
 HEADER_LENGTH = "inference-header-content-length"
 EXTENSIONS = ["binary_tensor_data"]
 
+_ENCODE_STRICT = json.JSONEncoder(allow_nan=False).encode
+"""json.dumps(value, allow_nan=False), without building an encoder for every response."""
+
 
 def error(status_code: int, message: str) -> Response:
     """The protocol's error body: {"error": "..."}."""
@@ -47,10 +50,11 @@ class _InferRequest:
     """A parsed inference request: its inputs, and how each output is to be sent."""
 
     def __init__(self, request: IncomingRequest) -> None:
-        body = memoryview(request.body)
+        body: bytes | memoryview = request.body
         declared = request.headers.get(HEADER_LENGTH)
         binary: memoryview | None = None
         if declared is not None:
+            body = memoryview(body)
             if not (declared.isascii() and declared.isdigit()) or int(declared) > len(body):
                 raise BadRequestError(
                     f"Inference-Header-Content-Length is {declared!r}; it must be the length of "
@@ -58,7 +62,7 @@ class _InferRequest:
                 )
             body, binary = body[: int(declared)], body[int(declared) :]
         try:
-            header = json.loads(bytes(body)) if len(body) else None
+            header = json.loads(body if isinstance(body, bytes) else bytes(body)) if body else None
         except ValueError as exc:
             raise BadRequestError(f"The inference request is not valid JSON: {exc}") from exc
         if not isinstance(header, dict) or not isinstance(header.get("inputs"), list):
@@ -197,7 +201,7 @@ class V2Handlers:
             else:
                 outputs.append(tensor.as_json())
         body["outputs"] = outputs
-        head = json.dumps(body, allow_nan=False).encode()
+        head = _ENCODE_STRICT(body).encode()
         if not chunks:
             return PreparedResponse(
                 200,
