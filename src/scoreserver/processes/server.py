@@ -277,11 +277,7 @@ class Supervisor:
                     waitables.append(worker.status)
                     waitables.append(worker.process.sentinel)
             for ready in _wait(waitables, HEARTBEAT_CHECK_S):
-                if ready is wake_read:
-                    _drain(wake_read)
-                    continue
-                if isinstance(ready, Custodian):
-                    ready.receive()
+                if _tended(ready, wake_read):
                     continue
                 owner = self._owner(ready)
                 if owner is None:
@@ -341,12 +337,8 @@ class Supervisor:
                 waitables += self.reloader.waitables()
             received = False
             for ready in _wait(waitables, HEARTBEAT_CHECK_S):
-                if ready is wake_read:
-                    _drain(wake_read)
-                    continue
-                if isinstance(ready, Custodian):
-                    ready.receive()
-                    received = True
+                if _tended(ready, wake_read):
+                    received = received or isinstance(ready, Custodian)
                     continue
                 if self.reloader is not None and self.reloader.handle(ready, self.workers):
                     continue
@@ -490,6 +482,17 @@ def _preload(settings: Settings) -> EntryScript:
     install_print_capture()
     script: EntryScript = import_worker().load_script(settings)
     return script
+
+
+def _tended(ready: object, wake_read: socket.socket) -> bool:
+    """Handle the supervisor's own wake-ups: a signal's byte, or connection copies arriving."""
+    if ready is wake_read:
+        _drain(wake_read)
+        return True
+    if isinstance(ready, Custodian):
+        ready.receive()
+        return True
+    return False
 
 
 def _wait(waitables: list[Any], timeout: float) -> list[Any]:
