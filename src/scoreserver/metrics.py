@@ -1,9 +1,10 @@
 """Request, run() and restart counts in memory that the supervisor and its workers share.
 
 Each worker slot owns a block of doubles in one shared array (multiprocessing's RawArray, so that
-workers started by fork or by spawn share it) that the supervisor makes before starting them. Only the worker serving at a slot writes its block (the supervisor only
-between two workers), so nothing is locked. A replacement worker takes its slot's block over and
-counts on from where the dead worker stopped: a dead worker's counts neither vanish nor count
+workers started by fork or by spawn share it) that the supervisor makes before starting them.
+Only the worker serving at a slot writes its block (the supervisor only between two workers), so
+nothing is locked. A replacement worker takes its slot's block over and counts on from where the
+dead worker stopped: a dead worker's counts neither vanish nor count
 twice, and the gauges it left (in flight, running) are zeroed by the supervisor. Any worker reads
 every block when scraped (metrics_collector.py). Aligned 8-byte stores are not torn on the
 platforms served, so a reader sees each value either before or after an update.
@@ -115,9 +116,6 @@ class MetricsMemory:
         self._array = context.RawArray(ctypes.c_double, slots * BLOCK_SIZE + SUPERVISOR_SIZE)
         self._values = _doubles(self._array)
 
-    def _view(self) -> memoryview:
-        return cast("memoryview", self._values)
-
     def __getstate__(self) -> dict[str, Any]:
         """For a spawned worker: the shared array (which multiprocessing passes on), no view."""
         return {"slots": self.slots, "array": self._array}
@@ -130,11 +128,11 @@ class MetricsMemory:
 
     def block(self, slot: int) -> Values:
         """The values of one worker slot."""
-        return cast("Values", self._view()[slot * BLOCK_SIZE : (slot + 1) * BLOCK_SIZE])
+        return cast("Values", self._values[slot * BLOCK_SIZE : (slot + 1) * BLOCK_SIZE])
 
     def supervisor(self) -> Values:
         """The supervisor's own counts: restarts and crash answers."""
-        return cast("Values", self._view()[self.slots * BLOCK_SIZE :])
+        return cast("Values", self._values[self.slots * BLOCK_SIZE :])
 
     def worker_replaced(self, slot: int) -> None:
         """A worker died: count the restart, and zero what it had in progress (not its counts)."""
@@ -147,9 +145,9 @@ class MetricsMemory:
         self.supervisor()[CRASH_ANSWERS] += requests
 
 
-def _doubles(array: Any) -> Values:
+def _doubles(array: Any) -> memoryview[float]:
     """A ctypes array of doubles as a flat memoryview (item access costs less than ctypes')."""
-    return cast("Values", memoryview(array).cast("B").cast("d"))
+    return memoryview(array).cast("B").cast("d")
 
 
 class WorkerMeters:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property, partial
 
 from starlette.responses import Response
 
@@ -27,18 +28,18 @@ class MetricsPage:
         self._memory = memory
         self._labels = labels
         self._queue_limit = queue_limit
-        self._render: Callable[[], bytes] | None = None
-        self._media_type = ""
 
     async def __call__(self, request: IncomingRequest) -> Response:
         """Render every metric now (on the event loop: it reads memory, never waits for run())."""
-        render = self._render or self._prepare()
-        return Response(render(), media_type=self._media_type)
+        render, media_type = self._exposition
+        return Response(render(), media_type=media_type)
 
-    def _prepare(self) -> Callable[[], bytes]:
-        # prometheus_client is imported at the first scrape, not at start-up: the requests are
-        # counted without it (metrics.py), and it would cost every worker ~3 MiB of memory
-        # whether or not anything ever scrapes it.
+    @cached_property
+    def _exposition(self) -> tuple[Callable[[], bytes], str]:
+        """The registry's renderer and its media type, made at the first scrape."""
+        # prometheus_client is imported here, not at start-up: the requests are counted
+        # without it (metrics.py), and it would cost every worker ~3 MiB of memory whether or
+        # not anything ever scrapes it.
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
         from prometheus_client.registry import CollectorRegistry
 
@@ -46,13 +47,7 @@ class MetricsPage:
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(ScoreserverCollector(self._memory, self._labels, self._queue_limit))
-        self._media_type = CONTENT_TYPE_LATEST
-
-        def render() -> bytes:
-            return generate_latest(registry)
-
-        self._render = render
-        return render
+        return partial(generate_latest, registry), CONTENT_TYPE_LATEST
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
 from scoreserver.processes.custody import (
     ConnectionReporter,
     Custodian,
-    custody_channel,
     orphan_response,
 )
+from scoreserver.processes.custody_channels import channel_pair
 
 
 @pytest.fixture(params=[CUSTODY_PACKETS, CUSTODY_STREAM])
@@ -29,7 +29,7 @@ def kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def custody(kind: str) -> Iterator[tuple[ConnectionReporter, Custodian]]:
     """A reporter and a custodian joined by a channel, with room for four connections."""
-    supervisor_end, worker_end = custody_channel(kind)
+    supervisor_end, worker_end = channel_pair(kind)
     marks = (ctypes.c_byte * 4)()
     custodian = Custodian(supervisor_end, marks)
     yield ConnectionReporter(worker_end, marks), custodian
@@ -163,7 +163,7 @@ def test_connections_beyond_the_slots_are_served_unguarded(
 
 
 def test_many_connections_of_one_pass_are_all_handed_over(kind: str) -> None:
-    supervisor_end, worker_end = custody_channel(kind)
+    supervisor_end, worker_end = channel_pair(kind)
     count = 450  # more than one message carries
     marks = (ctypes.c_byte * count)()
     reporter = ConnectionReporter(worker_end, marks)
@@ -204,7 +204,7 @@ def test_a_slot_reused_in_the_same_pass_hands_over_the_newer_connection(
 
 
 def test_a_reporter_whose_supervisor_is_gone_keeps_serving(kind: str) -> None:
-    supervisor_end, worker_end = custody_channel(kind)
+    supervisor_end, worker_end = channel_pair(kind)
     marks = (ctypes.c_byte * 4)()
     reporter = ConnectionReporter(worker_end, marks)
     supervisor_end.close()

@@ -31,8 +31,8 @@ import socket
 from typing import TYPE_CHECKING, Protocol
 
 from scoreserver.errors import WorkerDiedError
-from scoreserver.platform import CUSTODY_PACKETS, hung_up, receive_waiting
-from scoreserver.processes.custody_channels import BATCH, CustodyChannel, channel_pair
+from scoreserver.platform import hung_up, receive_waiting
+from scoreserver.processes.custody_channels import BATCH, CustodyChannel
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ __all__ = [
     "ConnectionReporter",
     "Custodian",
     "SocketLike",
-    "custody_channel",
     "orphan_response",
 ]
 
@@ -62,11 +61,6 @@ logger = logging.getLogger("azmlinfsrv")
 
 MAX_GUARDED_CONNECTIONS = 4096
 """Connections per worker the supervisor keeps a copy of; any beyond are not guarded."""
-
-
-def custody_channel(kind: str = CUSTODY_PACKETS) -> tuple[CustodyChannel, CustodyChannel]:
-    """The supervisor's and the worker's ends of a new channel (see custody_channels.py)."""
-    return channel_pair(kind)
 
 
 def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:

@@ -24,9 +24,9 @@ from scoreserver.platform import ProcessPlatform, raise_descriptor_limit
 from scoreserver.processes.custody import (
     MAX_GUARDED_CONNECTIONS,
     Custodian,
-    custody_channel,
     orphan_response,
 )
+from scoreserver.processes.custody_channels import channel_pair
 from scoreserver.processes.descriptors import guarded_per_worker
 from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
@@ -218,7 +218,7 @@ class Supervisor:
         stop = context.RawValue(c_byte, 0)
         marks = context.RawArray(c_byte, self._guarded)
         kind = self.platform.custody
-        supervisor_end, worker_end = custody_channel(kind) if kind else (None, None)
+        supervisor_end, worker_end = channel_pair(kind) if kind else (None, None)
         self._availability[slot] = True  # not serving yet: the others should not wait for it
         self._loads[slot] = NOT_SERVING  # nor count it when they share out their clients
         link = WorkerLink(
