@@ -78,10 +78,18 @@ def _serving(
     """Run the server for the block; its console's output is printed if the block fails."""
     log = Path(tempfile.mkstemp(prefix="scoreserver-wine-", suffix=".log")[1])
     command = ["wine", python_exe, "-m", "scoreserver", "--port", str(PORT), *args]
-    env = {**os.environ, "WINEDEBUG": "-all", "SCORING_TIMEOUT_MS": str(timeout_ms)}
+    # `script` runs the command with $SHELL, which differs between machines: pinned to sh, and
+    # replaced by Wine (exec), so that the exit code is the server's, not that of a shell the
+    # terminal's Ctrl+C also reached (dash dies of it: 130).
+    env = {
+        **os.environ,
+        "SHELL": "/bin/sh",
+        "WINEDEBUG": "-all",
+        "SCORING_TIMEOUT_MS": str(timeout_ms),
+    }
     process = subprocess.Popen(
         # A wide terminal, or Wine's console wraps the log lines at 80 columns.
-        ["script", "-qefc", "stty cols 1000; " + shlex.join(command), str(log)],
+        ["script", "-qefc", "stty cols 1000; exec " + shlex.join(command), str(log)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
