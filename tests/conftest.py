@@ -1,4 +1,5 @@
-"""Shared fixtures: fixture scripts' location, and a clean environment for every test."""
+"""Shared fixtures: fixture scripts' location, a clean environment for every test, and which tests
+a platform collects."""
 
 from __future__ import annotations
 
@@ -19,6 +20,42 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 # SCORESERVER_PORTABLE_PROCESSES is let through: .ci/run sets it to run whole test files on the
 # macOS process paths.
 SERVER_VARIABLES = sorted(known_keys() - {"SCORESERVER_PORTABLE_PROCESSES"})
+
+
+# Tests of a mechanism only some systems have, by marker: the systems that collect them.
+PLATFORM_MARKERS = {
+    "linux": ("linux",),  # reads /proc, or SOCK_SEQPACKET
+    "posix": ("linux", "darwin"),  # signals another process, descriptor passing, rlimits
+    "windows": ("win32",),  # what Windows does instead (a stop flag, no connection copies)
+}
+LEFT_OUT: pytest.StashKey[dict[str, int]] = pytest.StashKey()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests of mechanisms this system does not have; the summary says how many."""
+    kept, left_out, counts = [], [], {}
+    for item in items:
+        markers = [m for m in PLATFORM_MARKERS if item.get_closest_marker(m)]
+        if all(sys.platform in PLATFORM_MARKERS[m] for m in markers):
+            kept.append(item)
+            continue
+        left_out.append(item)
+        for marker in markers:
+            counts[marker] = counts.get(marker, 0) + 1
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    config.stash[LEFT_OUT] = counts
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which platform's tests were left out here, and why."""
+    for marker, count in sorted(terminalreporter.config.stash.get(LEFT_OUT, {}).items()):
+        systems = ", ".join(PLATFORM_MARKERS[marker])
+        terminalreporter.write_line(
+            f"{count} test(s) marked {marker!r} not collected: they need {systems}, "
+            f"this is {sys.platform} (README: Platforms)"
+        )
 
 
 @pytest.fixture(autouse=True)

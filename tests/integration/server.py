@@ -128,10 +128,14 @@ def serving(
     cwd: Path | None = None,
     command: Sequence[str] | None = None,
 ) -> Iterator[RunningServer]:
-    """A ready server for the duration of the block, stopped (SIGTERM) afterwards."""
+    """A ready server for the duration of the block, stopped (SIGTERM) afterwards; if the block
+    fails, the server's output is printed (pytest shows it with the failure)."""
     server = _ready_server(args, env, cwd, command)
     try:
         yield server
+    except BaseException:
+        print(f"--- the server's output ---\n{server.output()}")
+        raise
     finally:
         server.stop()
         server.log_path.unlink(missing_ok=True)

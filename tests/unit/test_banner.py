@@ -38,7 +38,7 @@ def test_default_banner_is_the_reference_text_naming_scoreserver() -> None:
         "\n"
         "Server Settings\n"
         "---------------\n"
-        "Entry Script Name: /srv/app/score.py\n"
+        f"Entry Script Name: {SCRIPT}\n"
         "Model Directory: None\n"
         "Config File: None\n"
         "Worker Count: 1\n"
@@ -107,14 +107,14 @@ def test_rows_show_the_configured_values() -> None:
     settings = Settings(
         entry_script=SCRIPT,
         model_dir="model",
-        config_file=Path("/srv/app/config.json"),
+        config_file=SCRIPT.with_name("config.json"),
         worker_count=4,
         worker_timeout=77,
         port=6001,
     )
     rows = _rows(render_banner(settings))
     assert rows["Model Directory"] == "model"
-    assert rows["Config File"] == "/srv/app/config.json"
+    assert rows["Config File"] == str(SCRIPT.with_name("config.json"))
     assert rows["Worker Count"] == "4"
     assert rows["Worker Timeout (seconds)"] == "77"
     assert rows["Server Port"] == "6001"

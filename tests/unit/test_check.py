@@ -21,10 +21,11 @@ def test_exit_codes_are_distinct_and_broken_outranks_failed() -> None:
 
 
 def test_the_report_shows_each_check_and_failures_in_full() -> None:
-    settings = Settings(entry_script=Path("/a/score.py"))
+    script = Path("/a/score.py")  # shown as the system writes it: \\a\\score.py on Windows
+    settings = Settings(entry_script=script)
     report = render_report(settings, [PASSED, FAILED, BROKEN])
     assert report.splitlines() == [
-        "scoreserver check: /a/score.py",
+        f"scoreserver check: {script}",
         "  ok    load score.py and run init() (0.500 s)",
         "  FAIL  teapot: POST /score (0.250 s)",
         "        expected status 418, got 200: {}",

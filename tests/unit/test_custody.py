@@ -19,8 +19,13 @@ from scoreserver.processes.custody import (
 )
 from scoreserver.processes.custody_channels import channel_pair
 
+# Connection custody passes descriptors: Windows has none of it.
+pytestmark = pytest.mark.posix
+# SOCK_SEQPACKET is Linux's; macOS takes the framed stream.
+KINDS = [pytest.param(CUSTODY_PACKETS, marks=pytest.mark.linux), CUSTODY_STREAM]
 
-@pytest.fixture(params=[CUSTODY_PACKETS, CUSTODY_STREAM])
+
+@pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     """Every test runs over Linux's SOCK_SEQPACKET channel and macOS's framed stream."""
     return str(request.param)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import resource
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +14,9 @@ from scoreserver.processes.descriptors import (
     open_descriptors,
     reserve,
 )
+
+if sys.platform != "win32":  # files limits are POSIX's
+    import resource
 
 
 class Connection:
@@ -94,6 +97,7 @@ def files_limit_1024() -> Iterator[int]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.posix
 def test_the_budget_fits_connections_and_their_guard_copies_under_the_limit(
     files_limit_1024: int,
 ) -> None:
@@ -106,6 +110,7 @@ def test_the_budget_fits_connections_and_their_guard_copies_under_the_limit(
     assert none_guarded.connections > all_guarded.connections
 
 
+@pytest.mark.posix
 def test_the_supervisor_shares_its_files_out_among_the_workers(files_limit_1024: int) -> None:
     one, two = guarded_per_worker(1, 4096), guarded_per_worker(2, 4096)
     assert one + open_descriptors() + reserve(files_limit_1024) <= files_limit_1024

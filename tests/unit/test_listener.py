@@ -26,7 +26,7 @@ def _serve_one(availability: Availability) -> None:
 
 
 def test_a_worker_with_room_says_so_after_a_request() -> None:
-    flags = multiprocessing.get_context("fork").RawArray(ctypes.c_byte, [1, 1])
+    flags = multiprocessing.RawArray(ctypes.c_byte, [1, 1])
     availability = Availability(_answer, flags, slot=0, limit=1)
     _serve_one(availability)
     assert list(flags) == [0, 1]
@@ -34,7 +34,7 @@ def test_a_worker_with_room_says_so_after_a_request() -> None:
 
 
 def test_a_stopping_worker_stays_full_when_its_last_requests_finish() -> None:
-    flags = multiprocessing.get_context("fork").RawArray(ctypes.c_byte, [1, 0])
+    flags = multiprocessing.RawArray(ctypes.c_byte, [1, 0])
     availability = Availability(_answer, flags, slot=0, limit=1)
     availability.stopping = True
     _serve_one(availability)
@@ -88,7 +88,7 @@ def _take_over(listening: socket.socket, stop: threading.Event) -> None:
             connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
 
 
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+@pytest.mark.parametrize("loop", [pytest.param("uvloop", marks=pytest.mark.posix), "asyncio"])
 def test_a_stopping_worker_drops_no_connection_it_accepted(loop: str) -> None:
     """Stopped while new connections keep arriving, a worker answers every one it took; the
     rest stay queued on the shared socket for the next worker (here, the test)."""
@@ -104,7 +104,7 @@ def test_a_stopping_worker_drops_no_connection_it_accepted(loop: str) -> None:
                     if problem is not None:
                         failures.append(problem)
 
-            flags = multiprocessing.get_context("fork").RawArray(ctypes.c_byte, [1, 1])
+            flags = multiprocessing.RawArray(ctypes.c_byte, [1, 1])
             availability = Availability(_hello_app(), flags, slot=0, limit=4)
             config = uvicorn.Config(
                 availability,
@@ -147,4 +147,9 @@ def _run(server: PoliteServer, listening: socket.socket, loop: str) -> None:
 
         uvloop.run(server.serve(sockets=[listening]))
     else:
-        asyncio.run(server.serve(sockets=[listening]))
+        # The selector loop, as workers run it (Windows' default proactor cannot watch a socket).
+        selector = asyncio.SelectorEventLoop()
+        try:
+            selector.run_until_complete(server.serve(sockets=[listening]))
+        finally:
+            selector.close()

@@ -74,6 +74,7 @@ def make_record(name: str, level: int, message: str, created: float) -> logging.
 # The formatter
 
 
+@pytest.mark.posix  # time.tzset
 @pytest.mark.usefixtures("far_from_utc")
 def test_formatter_writes_the_reference_line_in_utc() -> None:
     created = dt.datetime(2026, 11, 25, 15, 34, 45, 500000, tzinfo=dt.timezone.utc).timestamp()

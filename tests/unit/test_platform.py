@@ -1,13 +1,15 @@
-"""platform: the process mechanisms chosen from what the system offers (here: Linux)."""
+"""platform: the process mechanisms chosen from what the system offers."""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
 import multiprocessing
-import resource
 import signal
+import sys
 import time
+
+import pytest
 
 from scoreserver.platform import (
     CUSTODY_PACKETS,
@@ -18,7 +20,11 @@ from scoreserver.platform import (
     uvloop_available,
 )
 
+if sys.platform != "win32":  # files limits are POSIX's
+    import resource
 
+
+@pytest.mark.linux
 def test_linux_forks_and_passes_connections_over_seqpacket() -> None:
     platform = ProcessPlatform.detect()
     assert platform.start_method == "fork"
@@ -28,6 +34,15 @@ def test_linux_forks_and_passes_connections_over_seqpacket() -> None:
     assert platform.context().get_start_method() == "fork"
 
 
+@pytest.mark.windows
+def test_windows_spawns_keeps_no_connection_copies_and_stops_on_console_events() -> None:
+    platform = ProcessPlatform.detect()
+    assert platform.start_method == "spawn"
+    assert platform.custody is None
+    assert platform.stop_signals == (signal.SIGINT, signal.SIGBREAK)
+
+
+@pytest.mark.posix
 def test_portable_takes_the_macos_paths() -> None:
     platform = ProcessPlatform.detect(portable=True)
     assert platform.start_method == "spawn"
@@ -36,6 +51,7 @@ def test_portable_takes_the_macos_paths() -> None:
     assert platform.context().get_start_method() == "spawn"
 
 
+@pytest.mark.posix
 def test_stop_signals_are_held_while_a_child_starts_and_let_through_after() -> None:
     platform = ProcessPlatform.detect()
     with platform.stop_signals_held():
@@ -52,6 +68,7 @@ def _report_stop_handling(platform: ProcessPlatform, queue: multiprocessing.Queu
     queue.put((signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, signal.SIGTERM in mask))
 
 
+@pytest.mark.posix
 def test_a_spawned_child_gets_default_stop_handling_and_the_held_signals() -> None:
     platform = ProcessPlatform.detect(portable=True)
     context = platform.context()
@@ -64,6 +81,7 @@ def test_a_spawned_child_gets_default_stop_handling_and_the_held_signals() -> No
     assert child.exitcode == 0
 
 
+@pytest.mark.posix
 def test_the_descriptor_limit_is_raised_to_the_hard_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -74,6 +92,7 @@ def test_the_descriptor_limit_is_raised_to_the_hard_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.posix
 def test_the_event_loop_is_uvloop_where_it_is_installed() -> None:
     seen: list[str] = []
 
@@ -87,11 +106,11 @@ def test_the_event_loop_is_uvloop_where_it_is_installed() -> None:
 
 def _windows_like() -> ProcessPlatform:
     """The stop mechanisms of Windows: no SIGTERM to send another process."""
-    return ProcessPlatform("fork", None, (signal.SIGINT,))
+    return ProcessPlatform("spawn", None, (signal.SIGINT,))
 
 
 def test_without_sigterm_a_serving_child_is_asked_through_its_stop_flag() -> None:
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     child = context.Process(target=time.sleep, args=(30,))
     child.start()
     try:
@@ -107,7 +126,7 @@ def test_without_sigterm_a_serving_child_is_asked_through_its_stop_flag() -> Non
 
 
 def test_without_sigterm_or_flag_a_child_is_ended_and_a_console_stop_left_to_the_console() -> None:
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     children = [context.Process(target=time.sleep, args=(30,)) for _ in range(2)]
     for child in children:
         child.start()

@@ -28,9 +28,8 @@ def test_a_raised_stop_flag_drains_the_request_in_flight_then_ends_the_worker() 
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"done"})
 
-    context = multiprocessing.get_context("fork")
-    heartbeat = context.RawValue(ctypes.c_double, 0.0)
-    stop = context.RawValue(ctypes.c_byte, 0)
+    heartbeat = multiprocessing.RawValue(ctypes.c_double, 0.0)
+    stop = multiprocessing.RawValue(ctypes.c_byte, 0)
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
     config = uvicorn.Config(slow, lifespan="off", log_config=None, access_log=False)
