@@ -171,7 +171,19 @@ def main(python_exe: str) -> int:
         assert "Traceback" not in output(), output()
         assert "Warning" not in output(), output()  # a library warning at import, say
         print("Ctrl+C: the request in flight was answered, then the server exited 0")
+    check_killed_supervisor(python_exe)
     return check_reload(python_exe)
+
+
+def check_killed_supervisor(python_exe: str) -> None:
+    """The supervisor ended by TerminateProcess, from a Windows program: its workers stop."""
+    helper = str(HERE / "killed_supervisor.py")
+    env = {**os.environ, "WINEDEBUG": "-all"}
+    done = subprocess.run(
+        ["wine", python_exe, helper, str(PORT)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout.strip().splitlines()[-1])  # the server's own log comes before
 
 
 def check_reload(python_exe: str) -> int:

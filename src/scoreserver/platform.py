@@ -133,6 +133,18 @@ class ProcessPlatform:
             process.terminate()
 
 
+def parent_gone() -> bool:
+    """Whether the process that started this one (a worker's supervisor) has ended."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return False
+    if sys.platform == "win32":
+        return not parent.is_alive()  # a handle on the parent's process, signalled as it ends
+    # Not the sentinel pipe: siblings forked later may hold its other end open. An orphan is
+    # adopted by another process, so its parent's pid changes.
+    return os.getppid() != parent.pid
+
+
 def _seqpacket_works() -> bool:
     """AF_UNIX SOCK_SEQPACKET exists here (macOS defines the constant but refuses the pair)."""
     kind = getattr(socket, "SOCK_SEQPACKET", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.cli_support import SCRIPTS, wait_until
 from tests.integration.server import RunningServer, start_server, wait_until_ready
@@ -176,3 +178,39 @@ def test_sigterm_while_the_preloaded_init_runs_is_a_clean_stop(tmp_path: Path) -
         _kill_leftovers(server)
     assert code == 0, output
     assert "ready for serving traffic" not in output
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie nobody reaped (an orphan's new parent may not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.linux  # a process's state, from /proc
+def test_workers_of_a_killed_supervisor_answer_what_they_have_then_exit(tmp_path: Path) -> None:
+    args = ["--entry_script", str(SCRIPTS / "cli_sleep.py"), "--worker_count", "2"]
+    with _started(args, {}, tmp_path) as server:
+        output = server.output
+        wait_until(lambda: output().count("ready for serving traffic") >= 2, timeout=30)
+        workers = [int(p) for p in re.findall(r"Worker with pid (\d+) ready", output())]
+        try:
+            connection = _send_score(server.port, b"2")
+            server.wait_for_output("run sleeping 2.0")
+            server.process.kill()  # SIGKILL: the supervisor cannot stop its workers itself
+            server.process.wait()
+            answer = _read_answer(connection, timeout=10)
+            wait_until(lambda: _connection_refused(server.port), timeout=10)
+            wait_until(lambda: all(_ended(pid) for pid in workers), timeout=10)
+            text = output()
+        finally:
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    # The request in hand was answered; then both workers left the port, each saying why.
+    assert answer[0] == 200, answer
+    for pid in workers:
+        assert (
+            f"The supervisor has ended: worker (pid:{pid}) stops after the requests it has." in text
+        )

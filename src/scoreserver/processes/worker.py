@@ -34,7 +34,7 @@ from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_pro
 from scoreserver.logs import install_print_capture
 from scoreserver.metrics import WorkerMeters
 from scoreserver.openapi import SwaggerDocuments
-from scoreserver.platform import run_event_loop, uvloop_available
+from scoreserver.platform import parent_gone, run_event_loop, uvloop_available
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.descriptors import DescriptorBudget
 from scoreserver.processes.listener import AnnouncingServer, Availability, PoliteServer
@@ -172,12 +172,12 @@ def run_worker(
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
     rebalancing: list[Rebalancer] = []
-    server = AnnouncingServer(config, partial(_report_ready, link, rebalancing))
+    ready = partial(_report_ready, link, rebalancing)
+    server = AnnouncingServer(config, ready)
     if settings.worker_count > 1:
         availability = Availability(app, link.availability, link.slot, scorer.capacity)
         config.app = availability
         budget = guards.budget if guards is not None else None
-        ready = partial(_report_ready, link, rebalancing)
         server = PoliteServer(config, ready, sockets, availability, budget)
         if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
@@ -218,8 +218,8 @@ async def _serve(
     heartbeat: c_double,
     stop: c_byte | None = None,
 ) -> None:
-    """Serve until told to stop (by a signal or the stop flag), beating the heart the supervisor
-    watches."""
+    """Serve until told to stop (by a signal or the stop flag) or the supervisor is gone, beating
+    the heart the supervisor watches."""
 
     async def beat() -> None:
         # Only a blocked event loop stops this; the supervisor then replaces the worker.
@@ -227,6 +227,14 @@ async def _serve(
             heartbeat.value = time.monotonic()
             if stop is not None and stop.value:
                 server.should_exit = True  # uvicorn's own drain, as after SIGTERM
+            if parent_gone() and not server.should_exit:
+                # Killed outright (SIGKILL, Task Manager): without this its workers would keep
+                # the port, serving a server nobody can stop, and block the next start.
+                logger.warning(
+                    "The supervisor has ended: worker (pid:%s) stops after the requests it has.",
+                    os.getpid(),
+                )
+                server.should_exit = True
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
     _BACKGROUND.add(asyncio.create_task(beat()))
