@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import re
-import resource
 import select
 import signal
 import socket
@@ -142,6 +141,8 @@ def _score(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, float]:
 
 
 def _raise_own_files_limit(wanted: int) -> None:
+    import resource  # POSIX's: imported here so that the module loads anywhere
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))

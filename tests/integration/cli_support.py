@@ -134,7 +134,7 @@ def serving_default_port(
         yield server
     finally:
         server.stop()
-        log.unlink(missing_ok=True)
+        server.remove_log()
 
 
 def run_cli(

@@ -58,6 +58,19 @@ class RunningServer:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared in the output:\n{self.output()}")
 
+    def remove_log(self) -> None:
+        """Delete the output file; on Windows only once every worker, which holds it open as its
+        stdout, has let go of it (a worker whose supervisor ended leaves within a second or two)."""
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self.log_path.unlink(missing_ok=True)
+                return
+            except PermissionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Signal the server and wait for it to exit; return its exit code."""
         if self.process.poll() is None:
@@ -65,8 +78,11 @@ class RunningServer:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            # The whole process group: a hung supervisor must not leave its workers behind.
-            os.killpg(self.process.pid, signal.SIGKILL)
+            if sys.platform == "win32":  # no process groups: its workers leave once it ended
+                self.process.kill()
+            else:
+                # The whole process group: a hung supervisor must not leave its workers behind.
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise
 
@@ -138,7 +154,7 @@ def serving(
         raise
     finally:
         server.stop()
-        server.log_path.unlink(missing_ok=True)
+        server.remove_log()
 
 
 PORT_TAKEN = "is already in use"
@@ -165,7 +181,7 @@ def _ready_server(
             exited = server.process.poll() is not None
             taken = exited and "--port" not in args and PORT_TAKEN in server.output()
             server.stop()
-            server.log_path.unlink(missing_ok=True)
+            server.remove_log()
             if not taken or attempt == PORT_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")

@@ -19,6 +19,8 @@ from tests.integration.cli_support import scrubbed_environ
 from tests.integration.server import serving
 
 REPO = Path(__file__).resolve().parents[2]
+# prlimit, /proc's descriptor counts, signals: the attacks are measured the Linux way.
+pytestmark = pytest.mark.linux
 
 
 @pytest.fixture(scope="module")

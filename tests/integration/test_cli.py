@@ -372,7 +372,7 @@ def test_signal_stops_the_server_cleanly(sig: signal.Signals, tmp_path: Path) ->
     finally:
         server.stop(signal.SIGKILL)
         output = server.output()
-        server.log_path.unlink(missing_ok=True)
+        server.remove_log()
     assert code == 0, output
     assert elapsed < 5
     assert "Traceback" not in output
@@ -401,7 +401,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
         caller.join(timeout=30)
     finally:
         server.stop(signal.SIGKILL)
-        server.log_path.unlink(missing_ok=True)
+        server.remove_log()
     assert code == 0
     assert "error" not in outcome, outcome
     response = outcome["response"]

@@ -121,7 +121,7 @@ def test_liveness_answers_only_once_init_is_done(tmp_path: Path) -> None:
         assert first_healthy >= 1.0  # init() sleeps one second
     finally:
         server.stop()
-        server.log_path.unlink(missing_ok=True)
+        server.remove_log()
 
 
 def test_liveness_answers_fast_while_run_is_busy(server: RunningServer, tmp_path: Path) -> None:

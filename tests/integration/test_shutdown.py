@@ -48,7 +48,7 @@ def _kill_leftovers(server: RunningServer) -> None:
         for worker in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGKILL)
-    server.log_path.unlink(missing_ok=True)
+    server.remove_log()
 
 
 def _send_score(port: int, body: bytes) -> socket.socket:
