@@ -214,3 +214,32 @@ def test_workers_of_a_killed_supervisor_answer_what_they_have_then_exit(tmp_path
         assert (
             f"The supervisor has ended: worker (pid:{pid}) stops after the requests it has." in text
         )
+
+
+@pytest.mark.linux  # a process's state, from /proc
+def test_a_worker_whose_supervisor_ended_during_init_stops_at_once(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import os, time\n"
+        "def init():\n"
+        "    print(f'init started in pid {os.getpid()}')\n"
+        "    time.sleep(60)\n"
+        "def run(data):\n"
+        "    return data\n"
+    )
+    server = start_server(["--entry_script", str(script)], cwd=tmp_path)
+    workers: list[int] = []
+    try:
+        output = server.wait_for_output("init started in pid", timeout=30)
+        workers += [int(p) for p in re.findall(r"init started in pid (\d+)", output)]
+        server.process.kill()
+        server.process.wait()
+        wait_until(lambda: _ended(workers[0]), timeout=5)
+        text = server.output()
+    finally:
+        server.process.kill()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        server.remove_log()
+    assert f"The supervisor has ended: worker (pid:{workers[0]}) stops before serving." in text

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
+import threading
 import time
 from ctypes import c_byte, c_double
 from functools import partial
@@ -124,6 +126,8 @@ def run_worker(
     script: EntryScript | None = None,
 ) -> None:
     """The body of a worker process; never returns normally."""
+    serving = threading.Event()
+    threading.Thread(target=_leave_with_supervisor, args=(serving,), daemon=True).start()
     install_print_capture()
     telemetry = start_telemetry(settings)
     if settings.debug_port is not None:
@@ -172,7 +176,7 @@ def run_worker(
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
     rebalancing: list[Rebalancer] = []
-    ready = partial(_report_ready, link, rebalancing)
+    ready = partial(_report_ready, link, rebalancing, serving)
     server = AnnouncingServer(config, ready)
     if settings.worker_count > 1:
         availability = Availability(app, link.availability, link.slot, scorer.capacity)
@@ -203,10 +207,27 @@ def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | N
     return ConnectionGuards(settings.header_timeout, DescriptorBudget.measure(guarded))
 
 
-def _report_ready(link: WorkerLink, rebalancing: list[Rebalancer]) -> None:
+def _leave_with_supervisor(serving: threading.Event) -> None:
+    """Until the worker serves, end it as soon as its supervisor has ended: an init() may take
+    minutes, and nobody would take its traffic or stop it (once serving, the heartbeat drains)."""
+    while not serving.wait(HEARTBEAT_INTERVAL_S):
+        if parent_gone():
+            logger.warning(
+                "The supervisor has ended: worker (pid:%s) stops before serving.", os.getpid()
+            )
+            sys.stdout.flush()
+            os._exit(1)
+
+
+def _report_ready(
+    link: WorkerLink, rebalancing: list[Rebalancer], serving: threading.Event
+) -> None:
     """Tell the log and the supervisor that this worker now accepts connections."""
+    serving.set()
     logger.info("Worker with pid %s ready for serving traffic", os.getpid())
-    link.status.send(WorkerReady(pid=os.getpid()))
+    # An error here means the supervisor has ended: the heartbeat sees it and drains the worker.
+    with contextlib.suppress(OSError):
+        link.status.send(WorkerReady(pid=os.getpid()))
     link.status.close()
     for rebalancer in rebalancing:
         _BACKGROUND.add(asyncio.get_running_loop().create_task(rebalancer.run()))
