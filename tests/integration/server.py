@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -59,16 +61,18 @@ class RunningServer:
         raise AssertionError(f"{text!r} never appeared in the output:\n{self.output()}")
 
     def remove_log(self) -> None:
-        """Delete the output file; on Windows only once every worker, which holds it open as its
-        stdout, has let go of it (a worker whose supervisor ended leaves within a second or two)."""
-        deadline = time.monotonic() + 15
+        """Delete the output file. Windows refuses while a process has it open: the workers, for
+        a second or so after their supervisor ended, and under Wine the test process itself for
+        longer; such a file is deleted when the tests end."""
+        deadline = time.monotonic() + 3
         while True:
             try:
                 self.log_path.unlink(missing_ok=True)
                 return
             except PermissionError:
                 if time.monotonic() > deadline:
-                    raise
+                    atexit.register(_unlink_if_free, self.log_path)
+                    return
                 time.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
@@ -85,6 +89,11 @@ class RunningServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise
+
+
+def _unlink_if_free(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def cli_command(*args: str) -> list[str]:
