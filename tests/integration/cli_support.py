@@ -167,8 +167,10 @@ def copy_script(name: str, destination: Path) -> Path:
 
 
 def bin_command(name: str) -> list[str]:
-    """A console script installed next to the Python running the tests."""
-    return [str(Path(sys.executable).parent / name)]
+    """A console script installed next to the Python running the tests (a venv's bin/ or
+    Scripts/, where Windows gives it an .exe)."""
+    executable = name + ".exe" if sys.platform == "win32" else name
+    return [str(Path(sys.executable).parent / executable)]
 
 
 def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.05) -> None:

@@ -158,6 +158,7 @@ def test_protocols_batch_too(server: RunningServer) -> None:
         assert "x-ms-run-fn-exec-ms" in response.headers
 
 
+@pytest.mark.posix  # crash answers need descriptor passing
 def test_a_worker_dying_in_a_batch_answers_every_request_of_it() -> None:
     with script_server("batch_outcomes.py") as running:
         responses = together(running, [{"n": n, "kind": "exit"} for n in range(3)])
@@ -175,6 +176,7 @@ def _healthy(server: RunningServer) -> bool:
         return False
 
 
+@pytest.mark.posix  # SIGTERM
 def test_graceful_stop_answers_queued_batches() -> None:
     # One request per batch: while the first sleeps in run(), the other two wait their turn.
     with script_server("batch_outcomes.py", env={"SCORESERVER_MAX_BATCH_SIZE": "1"}) as running:

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+# The benchmark measures CPU and memory from /proc.
+pytestmark = pytest.mark.linux
 SECTIONS = (
     "## Machine",
     "## Targets",

@@ -100,6 +100,7 @@ def test_banner_is_printed_once_as_plain_text(default_output: tuple[int, str]) -
     assert not any("Server Settings" in r.text for r in records(output))
 
 
+@pytest.mark.linux  # /proc/net/tcp
 def test_listens_on_all_interfaces(tmp_path: Path) -> None:
     with serving(["--entry_script", str(HELLO)], cwd=tmp_path) as server:
         listening = _listening_addresses(server.port)
@@ -358,6 +359,7 @@ def _pid_exists(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.posix  # signals, /proc
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_the_server_cleanly(sig: signal.Signals, tmp_path: Path) -> None:
     script = copy_script("cli_sleep.py", tmp_path / "score.py")
@@ -381,6 +383,7 @@ def test_signal_stops_the_server_cleanly(sig: signal.Signals, tmp_path: Path) ->
     assert not port_is_listening(server.port)
 
 
+@pytest.mark.posix  # SIGTERM
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
     script = copy_script("cli_sleep.py", tmp_path / "score.py")
     server = start_server(["--entry_script", str(script)], cwd=tmp_path)

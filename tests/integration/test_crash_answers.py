@@ -15,9 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.cli_support import SCRIPTS, printed_pids, records, wait_until
 from tests.integration.server import RunningServer, serving
+
+# Descriptor passing, signals, /proc's sockets.
+pytestmark = pytest.mark.linux
 
 CRASH = SCRIPTS / "ops_crash.py"
 FRAGILE = SCRIPTS / "ops_fragile.py"

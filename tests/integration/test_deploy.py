@@ -53,6 +53,7 @@ def _local_args(args: list[str]) -> list[str]:
     "manifest",
     [DEPLOY / "kubernetes" / "deployment.yaml", DEPLOY / "kserve" / "inferenceservice.yaml"],
 )
+@pytest.mark.posix  # SIGTERM
 def test_the_probes_a_manifest_names_answer_on_the_port_it_names(
     manifest: Path, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import SCRIPTS
 from tests.integration.server import start_server, wait_until_ready
@@ -44,6 +45,7 @@ def test_readiness_answers_only_once_init_has_completed(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.posix  # SIGTERM
 def test_a_stop_turns_readiness_off_while_liveness_and_scoring_stay_up() -> None:
     server = start_server(
         ["--entry_script", str(SCRIPTS / "proto_plain.py")],

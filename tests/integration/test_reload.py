@@ -21,6 +21,9 @@ SCRIPT = """
 import os
 import sys
 
+# The workers and their sockets, from /proc; Windows' reload: .ci/windows_smoke.
+pytestmark = pytest.mark.linux
+
 
 def init():
     {init}

@@ -8,9 +8,13 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.cli_support import SCRIPTS
 from tests.integration.server import serving
+
+# /proc/net's sockets and addresses.
+pytestmark = pytest.mark.linux
 
 ECHO = SCRIPTS / "ops_echo.py"
 

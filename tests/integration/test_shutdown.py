@@ -21,6 +21,9 @@ import pytest
 from tests.integration.cli_support import SCRIPTS, wait_until
 from tests.integration.server import RunningServer, start_server, wait_until_ready
 
+# SIGTERM and SIGKILL.
+pytestmark = pytest.mark.posix
+
 SLEEP = SCRIPTS / "ops_sleep.py"
 SLOW_FORK = SCRIPTS / "ops_slow_fork.py"
 SLOW_PRELOAD = SCRIPTS / "ops_slow_preload.py"

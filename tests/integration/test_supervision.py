@@ -10,9 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.cli_support import SCRIPTS, printed_pids, records, wait_until
 from tests.integration.server import RunningServer, serving
+
+# Workers killed with signals.
+pytestmark = pytest.mark.posix
 
 SLEEP = SCRIPTS / "ops_sleep.py"
 BLOCKING = SCRIPTS / "ops_blocking_async.py"

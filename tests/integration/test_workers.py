@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.integration.cli_support import (
     SCRIPTS,
@@ -86,6 +87,7 @@ def test_worker_count_from_the_environment_starts_that_many(tmp_path: Path) -> N
     assert len(set(pids)) == 2
 
 
+@pytest.mark.posix  # SIGKILL
 def test_killed_worker_is_replaced_and_the_server_keeps_serving(tmp_path: Path) -> None:
     with serving(["--entry_script", str(SLEEP), "--worker_count", "2"], cwd=tmp_path) as server:
         wait_until(lambda: len(_init_pids(server)) >= 2)
@@ -108,6 +110,7 @@ def test_killed_worker_is_replaced_and_the_server_keeps_serving(tmp_path: Path) 
     assert str(victim) in output
 
 
+@pytest.mark.posix  # SIGKILL
 def test_the_only_worker_killed_is_replaced(tmp_path: Path) -> None:
     with serving(["--entry_script", str(SLEEP)], cwd=tmp_path) as server:
         wait_until(lambda: len(_init_pids(server)) >= 1)
