@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -158,7 +159,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, o
     [
         ("Entry Script Name", str(HELLO)),
         ("Model Directory", "model"),
-        ("Config File", "{cwd}/settings.json"),
+        ("Config File", os.path.join("{cwd}", "settings.json")),
         ("Worker Count", "1"),
         ("Worker Timeout (seconds)", "77"),
         ("Server Port", "{port}"),
