@@ -7,14 +7,14 @@ queued, CPU, memory) is labelled with the worker's slot and pid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
 
 from scoreserver.metrics import (
     CELLS,
@@ -55,7 +55,7 @@ class ScoreserverCollector(Collector):
     """The route labels, by route index (the same table in every worker)."""
     queue_limit: float
     """run() calls a worker makes at once; beyond that they wait (inf for an async run())."""
-    _processes: dict[int, ProcessCollector] = field(default_factory=dict)
+    _processes: dict[int, ProcessUsage] = field(default_factory=dict)
 
     def collect(self) -> Iterator[Metric]:
         """The current values of every scoreserver metric."""
@@ -149,33 +149,59 @@ class ScoreserverCollector(Collector):
             "Resident memory of the worker process.",
             labels=labels,
         )
-        live: dict[int, ProcessCollector] = {}
+        live: dict[int, ProcessUsage] = {}
         for slot, values in enumerate(blocks):
             pid = int(values[PID])
             if not pid:
                 continue
-            live[pid] = self._processes.get(pid) or _process_collector(pid)
+            live[pid] = self._processes.get(pid) or ProcessUsage.of(pid)
             names = [str(slot), str(pid)]
             in_flight.add_metric(names, values[IN_FLIGHT])
             queued.add_metric(names, max(0.0, values[RUN_OUTSTANDING] - self.queue_limit))
-            for sample in _samples(live[pid]):
-                if sample.name == "process_cpu_seconds_total":
-                    cpu.add_metric(names, sample.value)
-                elif sample.name == "process_resident_memory_bytes":
-                    memory.add_metric(names, sample.value)
+            usage = live[pid].read()
+            if usage is not None:
+                cpu.add_metric(names, usage[0])
+                memory.add_metric(names, usage[1])
         # Replaced workers' collectors go with them.
         self._processes = live
         yield from (in_flight, queued, cpu, memory)
 
 
-def _process_collector(pid: int) -> ProcessCollector:
-    """prometheus_client's reader of one process's /proc entries."""
-    return ProcessCollector(pid=lambda: pid, registry=None)
+@dataclass
+class ProcessUsage:
+    """A worker's CPU seconds and resident bytes: read from /proc by prometheus_client where
+    there is one (Linux), else by psutil (macOS, Windows: a dependency only there)."""
 
+    pid: int
+    collector: ProcessCollector | None
 
-def _samples(process: ProcessCollector) -> Iterable[Sample]:
-    """A process's own samples, read from /proc by prometheus_client (none where there is none)."""
-    return [sample for family in process.collect() for sample in family.samples]
+    @classmethod
+    def of(cls, pid: int) -> ProcessUsage:
+        """The reader for one process."""
+        # As the dependency's marker says: psutil is installed wherever this is not Linux.
+        linux = sys.platform == "linux"
+        return cls(pid, ProcessCollector(pid=lambda: pid, registry=None) if linux else None)
+
+    def read(self) -> tuple[float, float] | None:
+        """(CPU seconds, resident bytes); None once the process is gone."""
+        if self.collector is not None:
+            found = {
+                sample.name: sample.value
+                for family in self.collector.collect()
+                for sample in family.samples
+            }
+            cpu = found.get("process_cpu_seconds_total")
+            rss = found.get("process_resident_memory_bytes")
+            return None if cpu is None or rss is None else (cpu, rss)
+        import psutil  # imported at the first scrape, as prometheus_client is
+
+        try:
+            process = psutil.Process(self.pid)
+            with process.oneshot():
+                times, rss = process.cpu_times(), process.memory_info().rss
+        except psutil.Error:
+            return None
+        return times.user + times.system, float(rss)
 
 
 def _sum(blocks: Sequence[Values], offset: int) -> float:

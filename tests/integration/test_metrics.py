@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.cli_support import SCRIPTS, wait_until
@@ -123,6 +124,7 @@ def test_metrics_answer_while_run_is_busy_and_show_it_in_flight_and_queued() -> 
         assert requests(idle, "/score", "POST", 200) == 2
 
 
+@pytest.mark.posix  # the crash answer needs descriptor passing
 def test_a_dead_workers_counts_neither_vanish_nor_double() -> None:
     with serving(["--entry_script", OUTCOMES, "--worker_count", "2"]) as server:
         ok = _both_workers(server)

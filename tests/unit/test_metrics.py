@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from scoreserver.metrics import MAX_CELLS, MetricsMemory, WorkerMeters
-from scoreserver.metrics_collector import ScoreserverCollector
+from scoreserver.metrics_collector import ProcessUsage, ScoreserverCollector
 
 
 def _scrape(memory: MetricsMemory, routes: list[str], queue_limit: float = 1) -> dict:
@@ -105,3 +109,21 @@ def test_combinations_beyond_the_cells_count_as_other_and_methods_are_bounded() 
     assert counted == MAX_CELLS + 101
     assert _requests(samples, "/score", "other", "200") == 1
     assert _requests(samples, "other", "other", "other") > 0
+
+
+def test_a_workers_cpu_and_memory_read_alike_from_proc_and_from_psutil() -> None:
+    busy = sum(i * i for i in range(300_000))  # some CPU time of our own
+    assert busy
+    here = ProcessUsage.of(os.getpid()).read()  # /proc on Linux
+    elsewhere = ProcessUsage(os.getpid(), None).read()  # psutil, as on macOS and Windows
+    assert here is not None and elsewhere is not None
+    assert here[0] > 0 and abs(here[0] - elsewhere[0]) < 1.0
+    assert here[1] > 10 * 2**20 and abs(here[1] - elsewhere[1]) < 32 * 2**20
+
+
+def test_a_process_that_is_gone_has_no_reading() -> None:
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                           capture_output=True, check=True)  # fmt: skip
+    pid = int(ended.stdout)
+    assert ProcessUsage.of(pid).read() is None
+    assert ProcessUsage(pid, None).read() is None
