@@ -38,6 +38,9 @@ __all__ = [
     "test_two_workers_score_two_slow_requests_in_parallel",
 ]
 
+# macOS's paths taken on Linux; on a Mac the whole suite takes them anyway.
+pytestmark = pytest.mark.linux
+
 
 @pytest.fixture(autouse=True)
 def portable_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -17,12 +17,12 @@ import pytest
 from tests.integration.cli_support import wait_until
 from tests.integration.server import RunningServer, serving
 
+# The workers and their sockets, from /proc; Windows' reload: .ci/windows_smoke.
+pytestmark = pytest.mark.linux
+
 SCRIPT = """
 import os
 import sys
-
-# The workers and their sockets, from /proc; Windows' reload: .ci/windows_smoke.
-pytestmark = pytest.mark.linux
 
 
 def init():
