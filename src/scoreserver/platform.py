@@ -133,6 +133,27 @@ class ProcessPlatform:
             process.terminate()
 
 
+def reuse_address_option() -> tuple[int, int]:
+    """The socket option a listening socket takes so that a restart can bind its port at once,
+    while a port another server listens on stays refused."""
+    if sys.platform == "win32":
+        # Windows' SO_REUSEADDR would let this socket share a port another server listens on;
+        # its exclusive use keeps the port's owner alone (and TIME_WAIT does not block there).
+        return socket.SO_EXCLUSIVEADDRUSE, 1
+    return socket.SO_REUSEADDR, 1
+
+
+_WSAEACCES = 10013
+
+
+def port_taken(exc: OSError) -> bool:
+    """Whether a failed bind means another socket has the port."""
+    if sys.platform == "win32" and getattr(exc, "winerror", None) == _WSAEACCES:
+        # Where either socket asked for exclusive use (ours do), Windows refuses with this.
+        return True
+    return exc.errno == errno.EADDRINUSE
+
+
 def parent_gone() -> bool:
     """Whether the process that started this one (a worker's supervisor) has ended."""
     parent = multiprocessing.parent_process()

@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import multiprocessing
 import signal
+import socket
 import sys
 import time
 
@@ -15,7 +16,9 @@ from scoreserver.platform import (
     CUSTODY_PACKETS,
     CUSTODY_STREAM,
     ProcessPlatform,
+    port_taken,
     raise_descriptor_limit,
+    reuse_address_option,
     run_event_loop,
     uvloop_available,
 )
@@ -141,3 +144,15 @@ def test_without_sigterm_or_flag_a_child_is_ended_and_a_console_stop_left_to_the
         for child in children:
             child.kill()
             child.join()
+
+
+def test_a_port_another_server_listens_on_is_refused_and_said_to_be_taken() -> None:
+    with socket.socket() as first, socket.socket() as second:
+        for sock in (first, second):
+            sock.setsockopt(socket.SOL_SOCKET, *reuse_address_option())
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        with pytest.raises(OSError) as refused:
+            second.bind(first.getsockname())
+    assert port_taken(refused.value)
+    assert not port_taken(OSError(13, "Permission denied"))

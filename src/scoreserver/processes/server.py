@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import logging
 import os
 import signal
@@ -20,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from scoreserver._version import server_version_header
 from scoreserver.errors import EntryScriptError, PortInUseError, StartupError
-from scoreserver.platform import ProcessPlatform, raise_descriptor_limit
+from scoreserver.platform import (
+    ProcessPlatform,
+    port_taken,
+    raise_descriptor_limit,
+    reuse_address_option,
+)
 from scoreserver.processes.custody import (
     MAX_GUARDED_CONNECTIONS,
     Custodian,
@@ -54,12 +58,12 @@ KILL_MARGIN_S = 5.0
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket, inheritable by the workers; a taken port is a clear error."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, *reuse_address_option())
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        if exc.errno == errno.EADDRINUSE:
+        if port_taken(exc):
             raise PortInUseError(
                 f"Specified port '{port}' is already in use. Stop the process using it or "
                 f"choose another port with --port."
