@@ -252,9 +252,9 @@ def test_generator_is_streamed_as_produced(
         assert response.headers["x-ms-run-function-failed"] == "False"
         arrivals.extend((time.monotonic() - started, piece) for piece in response.iter_raw())
     assert b"".join(piece for _, piece in arrivals) == b"".join(chunks)
-    # The headers and the first chunk come at once, the last one only after the sleeps.
+    # The headers and the first chunk come as soon as it is yielded, the last one only after the
+    # sleeps (0.8 s later): measured between arrivals, so that a slow machine's start-up latency
+    # does not count, while a buffered response (everything at the end) still fails.
     first_chunk_at = next(t for t, piece in arrivals if piece)
-    assert headers_at < 0.3, headers_at
-    assert first_chunk_at < 0.3, arrivals
-    assert arrivals[-1][0] >= 0.7, arrivals
+    assert arrivals[-1][0] - first_chunk_at >= 0.7, (headers_at, arrivals)
     assert len([piece for _, piece in arrivals if piece]) >= 2, arrivals
