@@ -18,7 +18,9 @@ supervisor nor the workers import it, and it holds no copy of the listening sock
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -150,6 +152,19 @@ def _watch(
                 sender.send(Changed(sorted({path for _change, path in changes})))
         except OSError:
             return
+
+
+def forget_bytecode(paths: list[str]) -> None:
+    """Delete the cached bytecode of the changed Python files, so that new workers compile them.
+
+    Python trusts a .pyc whose source has the same size and the same modification second: an
+    edit that keeps the size (a 1 made a 2) within a second of the last import would otherwise
+    be served as the old code.
+    """
+    for path in paths:
+        if path.endswith(".py"):
+            with contextlib.suppress(OSError, ValueError):
+                os.remove(importlib.util.cache_from_source(path))
 
 
 # Hashable by identity: Windows' multiprocessing.connection.wait keeps what it waits on in a dict.
@@ -298,6 +313,7 @@ class Reloader:
             f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         )
         logger.info("Detected changes in %s; starting workers on the new code.", shown)
+        forget_bytecode(changed)
         if self.pending:
             # Newer code than theirs has arrived: they would only be replaced again.
             self._retire(self.pending)

@@ -33,6 +33,9 @@ def run(data):
     return {{"version": {version}, "pid": os.getpid(), "watchfiles": "watchfiles" in sys.modules}}
 """
 
+# As most users run: Python caches bytecode in __pycache__ (a developer's shell may turn that off,
+# which would hide an edit served from a stale cache).
+WRITES_BYTECODE = {"PYTHONDONTWRITEBYTECODE": ""}
 LOAD_LIMIT_S = 90.0
 # The drain's grace period (SCORESERVER_GRACEFUL_TIMEOUT, 30 s) and the kill margin after it.
 RETIRE_LIMIT_S = 30.0 + 15.0
@@ -162,7 +165,7 @@ def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int)
     script = tmp_path / "score.py"
     _write(script, version=1)
     args = ["--entry_script", str(script), "--reload", "--worker_count", str(workers)]
-    with serving(args, cwd=tmp_path) as server, _load(server) as load:
+    with serving(args, env=WRITES_BYTECODE, cwd=tmp_path) as server, _load(server) as load:
         server.wait_for_output("Reloading on changes in")
         # The workers and the watcher; the watcher holds no copy of the listening socket (it
         # would keep the port accepting after a stop).
@@ -211,7 +214,9 @@ def test_edits_are_served_without_a_failed_request(tmp_path: Path, workers: int)
 def test_a_script_that_no_longer_imports_keeps_the_old_version(tmp_path: Path) -> None:
     script = tmp_path / "score.py"
     _write(script, version=1)
-    with serving(["--entry_script", str(script), "--reload"], cwd=tmp_path) as server:
+    with serving(
+        ["--entry_script", str(script), "--reload"], env=WRITES_BYTECODE, cwd=tmp_path
+    ) as server:
         server.wait_for_output("Reloading on changes in")
         broken = tmp_path / "score.tmp"
         broken.write_text("def init():\n    pass\n\ndef run(data)\n    return 1\n")
@@ -234,12 +239,12 @@ def test_the_model_directory_is_watched_only_when_asked(tmp_path: Path) -> None:
     script = app / "score.py"
     _write(script, version=1)
     args = ["--entry_script", str(script), "--reload", "--model_dir", str(models)]
-    with serving([*args, "--reload_model_dir"], cwd=app) as server:
+    with serving([*args, "--reload_model_dir"], env=WRITES_BYTECODE, cwd=app) as server:
         output = server.wait_for_output("Reloading on changes in")
         (models / "model.bin").write_bytes(b"new weights")
         server.wait_for_output("Detected changes in " + str(models / "model.bin"), timeout=30)
     assert f"Reloading on changes in: {app}, {models}" in output
-    with serving(args, cwd=app) as server:
+    with serving(args, env=WRITES_BYTECODE, cwd=app) as server:
         output = server.wait_for_output("Reloading on changes in")
     assert f"Reloading on changes in: {app}\n" in output
 
@@ -247,7 +252,9 @@ def test_the_model_directory_is_watched_only_when_asked(tmp_path: Path) -> None:
 def test_a_stop_in_the_middle_of_a_reload_ends_every_process(tmp_path: Path) -> None:
     script = tmp_path / "score.py"
     _write(script, version=1)
-    with serving(["--entry_script", str(script), "--reload"], cwd=tmp_path) as server:
+    with serving(
+        ["--entry_script", str(script), "--reload"], env=WRITES_BYTECODE, cwd=tmp_path
+    ) as server:
         server.wait_for_output("Reloading on changes in")
         _write(script, version=2, init="__import__('time').sleep(60)")
         server.wait_for_output("Invoking user's init function\n", timeout=30)

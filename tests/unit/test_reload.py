@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import py_compile
 import subprocess
 import sys
 from pathlib import Path
 
 import msgspec
 
-from scoreserver.reload import reload_slots, watched_paths
+from scoreserver.reload import forget_bytecode, reload_slots, watched_paths
 from scoreserver.settings import Settings
 
 
@@ -51,3 +52,14 @@ def test_workers_load_uvicorn_without_watchfiles_but_scripts_may_import_it() -> 
     )
     output = subprocess.check_output([sys.executable, "-c", code], text=True)
     assert json.loads(output) == {"uvicorn": True, "watchfiles": False}
+
+
+def test_a_changed_scripts_cached_bytecode_is_forgotten(tmp_path: Path) -> None:
+    script = tmp_path / "score.py"
+    script.write_text("VERSION = 1\n")
+    cached = Path(py_compile.compile(str(script), doraise=True))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not Python")
+    forget_bytecode([str(script), str(notes), str(tmp_path / "gone.py")])
+    assert not cached.exists()
+    assert notes.exists()
