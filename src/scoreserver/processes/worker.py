@@ -224,11 +224,13 @@ def _report_ready(
 ) -> None:
     """Tell the log and the supervisor that this worker now accepts connections."""
     serving.set()
-    logger.info("Worker with pid %s ready for serving traffic", os.getpid())
+    # Sent before the line is logged: whoever reads "ready" in the log (a test, an operator about
+    # to stop a worker) knows the supervisor has the report, and will replace, not shut down.
     # An error here means the supervisor has ended: the heartbeat sees it and drains the worker.
     with contextlib.suppress(OSError):
         link.status.send(WorkerReady(pid=os.getpid()))
     link.status.close()
+    logger.info("Worker with pid %s ready for serving traffic", os.getpid())
     for rebalancer in rebalancing:
         _BACKGROUND.add(asyncio.get_running_loop().create_task(rebalancer.run()))
 
