@@ -136,6 +136,21 @@ def test_undecorated_azure_ml_script_works_unchanged(plain_server: RunningServer
     assert result.as_numpy("output-0").dtype == np.int64
 
 
+def test_non_finite_inputs_reach_run_data_as_json_writes_them(plain_server: RunningServer) -> None:
+    rows = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.inf]])
+    binary = client_for(plain_server).infer("model", [tensor("data", rows, "FP64")])
+    sums = binary.as_numpy("output-0")
+    assert np.isnan(sums[0]) and sums[1] == np.inf
+    body = b'{"inputs": [{"name": "data", "shape": [1, 2], "datatype": "FP64", "data": [NaN, 1]}]}'
+    as_json = httpx.post(
+        plain_server.url + "/v2/models/model/infer",
+        content=body.replace(b"}]}", b'}], "parameters": {"binary_data_output": true}}'),
+    )
+    assert as_json.status_code == 200, as_json.text
+    header_length = int(as_json.headers["inference-header-content-length"])
+    assert np.isnan(struct.unpack("<d", as_json.content[header_length:])[0])
+
+
 @pytest.mark.parametrize(
     ("kind", "name", "datatype", "expected"),
     [

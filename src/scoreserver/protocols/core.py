@@ -9,7 +9,6 @@ format) is the same for all, and lives here.
 from __future__ import annotations
 
 import ctypes
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from scoreserver.logs import log_exception
 from scoreserver.outputs import is_werkzeug_response, to_response
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
+from scoreserver.protocols.json_codec import loads
 from scoreserver.protocols.model_schema import ModelSchema, read_model_schema
 from scoreserver.routes import scoring_record
 from scoreserver.scoring import Scorer
@@ -59,7 +59,7 @@ class Readiness:
 def json_value(text: str) -> Any:
     """A result that is JSON text (Azure ML scripts often return json.dumps(...)) as its value."""
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return text
 

@@ -19,6 +19,7 @@ from scoreserver.errors import BadRequestError
 from scoreserver.inputs import IncomingRequest, RunArguments
 from scoreserver.outputs import json_result
 from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.json_codec import dumps_text, loads
 
 __all__ = ["instances_arguments", "json_response", "predictions_response"]
 
@@ -34,7 +35,7 @@ def _body(request: IncomingRequest) -> dict[str, Any]:
     if not request.body.strip():
         raise BadRequestError(f"The request body is empty. {_EXPECTED}")
     try:
-        body = json.loads(request.body)
+        body = loads(request.body)
     except ValueError as exc:
         raise BadRequestError(f"The request body is not valid JSON ({exc}). {_EXPECTED}") from exc
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
@@ -71,7 +72,7 @@ def instances_arguments(service: ModelService, request: IncomingRequest) -> RunA
         payload: dict[str, Any] = {"data": body[key]}
         if "parameters" in body:
             payload["parameters"] = body["parameters"]
-        return json.dumps(payload)
+        return dumps_text(payload)
 
     return service.by_name(request, _named(service, key, body[key]), plain)
 

@@ -20,6 +20,7 @@ from scoreserver.outputs import PreparedResponse
 from scoreserver.protocols import MODEL_VERSION
 from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.instances import json_response
+from scoreserver.protocols.json_codec import dumps_strict, dumps_text, loads
 from scoreserver.protocols.tensors import (
     InputTensor,
     OutputTensor,
@@ -32,9 +33,6 @@ __all__ = ["V2Handlers", "handlers"]
 
 HEADER_LENGTH = "inference-header-content-length"
 EXTENSIONS = ["binary_tensor_data"]
-
-_ENCODE_STRICT = json.JSONEncoder(allow_nan=False).encode
-"""json.dumps(value, allow_nan=False), without building an encoder for every response."""
 
 
 def error(status_code: int, message: str) -> Response:
@@ -62,7 +60,7 @@ class _InferRequest:
                 )
             body, binary = body[: int(declared)], body[int(declared) :]
         try:
-            header = json.loads(body if isinstance(body, bytes) else bytes(body)) if body else None
+            header = loads(body if isinstance(body, bytes) else bytes(body)) if body else None
         except ValueError as exc:
             raise BadRequestError(f"The inference request is not valid JSON: {exc}") from exc
         if not isinstance(header, dict) or not isinstance(header.get("inputs"), list):
@@ -121,8 +119,10 @@ class _InferRequest:
         return [(by_name[n], binary) for n, binary in self.requested.items()]
 
 
-def _json_text(values: dict[str, Any]) -> str:
+def _json_text(inputs: list[InputTensor], values: dict[str, Any]) -> str:
     """The inputs as the JSON text run(data) receives; bytes that are not UTF-8 cannot be."""
+    if all(t.datatype != "BYTES" for t in inputs):
+        return dumps_text(values)
     try:
         return json.dumps(values)
     except TypeError as exc:
@@ -175,7 +175,7 @@ class V2Handlers:
             infer = _InferRequest(request)
             parsed.append(infer)
             values = infer.values()
-            return self.service.by_name(request, values, lambda: _json_text(values))
+            return self.service.by_name(request, values, lambda: _json_text(infer.inputs, values))
 
         def render(value: Any) -> Response:
             if isinstance(value, str):
@@ -201,7 +201,7 @@ class V2Handlers:
             else:
                 outputs.append(tensor.as_json())
         body["outputs"] = outputs
-        head = _ENCODE_STRICT(body).encode()
+        head = dumps_strict(body)
         if not chunks:
             return PreparedResponse(
                 200,
