@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -167,10 +168,23 @@ def copy_script(name: str, destination: Path) -> Path:
 
 
 def bin_command(name: str) -> list[str]:
-    """A console script installed next to the Python running the tests (a venv's bin/ or
-    Scripts/, where Windows gives it an .exe)."""
+    """A console script installed for the Python running the tests (a venv's bin/, or the
+    Scripts/ folder of a Windows install, where it is an .exe)."""
     executable = name + ".exe" if sys.platform == "win32" else name
-    return [str(Path(sys.executable).parent / executable)]
+    return [str(Path(sysconfig.get_path("scripts")) / executable)]
+
+
+def process_state(pid: int) -> str:
+    """A process's state letter from /proc/PID/stat (R, S, Z, ...), or "gone" (Linux only)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+def process_ended(pid: int) -> bool:
+    """The process is gone, or a zombie nobody reaped (an orphan's new parent may not)."""
+    return process_state(pid) in ("gone", "Z")
 
 
 def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.05) -> None:

@@ -81,6 +81,14 @@ class Receiver:
         self.http.server_close()
 
 
+@pytest.fixture(autouse=True)
+def exporter_storage_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporter keeps unsent telemetry in a folder in the system's temp folder: the servers
+    here get this test's, so none is left behind."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.setenv(name, str(tmp_path))
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     receiver = Receiver()

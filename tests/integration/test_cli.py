@@ -21,6 +21,7 @@ from tests.integration.cli_support import (
     bin_command,
     copy_script,
     port_is_listening,
+    process_ended,
     records,
     run_cli,
     scrubbed_environ,
@@ -352,14 +353,6 @@ def _worker_pids(server: RunningServer) -> set[int]:
     }
 
 
-def _pid_exists(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @pytest.mark.posix  # signals, /proc
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_the_server_cleanly(sig: signal.Signals, tmp_path: Path) -> None:
@@ -380,7 +373,7 @@ def test_signal_stops_the_server_cleanly(sig: signal.Signals, tmp_path: Path) ->
     assert elapsed < 5
     assert "Traceback" not in output
     assert pids
-    assert not any(_pid_exists(pid) for pid in pids)
+    assert all(process_ended(pid) for pid in pids)
     assert not port_is_listening(server.port)
 
 

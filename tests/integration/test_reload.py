@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.cli_support import wait_until
+from tests.integration.cli_support import process_state, wait_until
 from tests.integration.server import RunningServer, serving
 
 # The workers and their sockets, from /proc; Windows' reload: .ci/windows_smoke.
@@ -142,17 +142,10 @@ def _wait_for_exit(server: RunningServer, pids: set[object], limit_s: float) -> 
         if not left:
             return
         time.sleep(0.05)
-    states = {pid: _state(pid) for pid in left}
+    states = {pid: process_state(pid) for pid in left}
     raise AssertionError(
         f"previous workers still there after {limit_s}s: {states}\n{server.output()}"
     )
-
-
-def _state(pid: object) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return "gone"
 
 
 def _answers_version(load: _Load, version: int) -> bool:

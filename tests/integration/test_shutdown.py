@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.cli_support import SCRIPTS, wait_until
+from tests.integration.cli_support import SCRIPTS, process_ended, wait_until
 from tests.integration.server import RunningServer, start_server, wait_until_ready
 
 # SIGTERM and SIGKILL.
@@ -183,14 +183,6 @@ def test_sigterm_while_the_preloaded_init_runs_is_a_clean_stop(tmp_path: Path) -
     assert "ready for serving traffic" not in output
 
 
-def _ended(pid: int) -> bool:
-    """The process is gone, or a zombie nobody reaped (an orphan's new parent may not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z"
-    except OSError:
-        return True
-
-
 @pytest.mark.linux  # a process's state, from /proc
 def test_workers_of_a_killed_supervisor_answer_what_they_have_then_exit(tmp_path: Path) -> None:
     args = ["--entry_script", str(SCRIPTS / "cli_sleep.py"), "--worker_count", "2"]
@@ -205,7 +197,7 @@ def test_workers_of_a_killed_supervisor_answer_what_they_have_then_exit(tmp_path
             server.process.wait()
             answer = _read_answer(connection, timeout=10)
             wait_until(lambda: _connection_refused(server.port), timeout=10)
-            wait_until(lambda: all(_ended(pid) for pid in workers), timeout=10)
+            wait_until(lambda: all(process_ended(pid) for pid in workers), timeout=10)
             text = output()
         finally:
             for pid in workers:
@@ -237,7 +229,7 @@ def test_a_worker_whose_supervisor_ended_during_init_stops_at_once(tmp_path: Pat
         workers += [int(p) for p in re.findall(r"init started in pid (\d+)", output)]
         server.process.kill()
         server.process.wait()
-        wait_until(lambda: _ended(workers[0]), timeout=5)
+        wait_until(lambda: process_ended(workers[0]), timeout=5)
         text = server.output()
     finally:
         server.process.kill()

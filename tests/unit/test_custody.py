@@ -11,7 +11,6 @@ from functools import partial
 
 import pytest
 
-from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
 from scoreserver.processes.custody import (
     ConnectionReporter,
     Custodian,
@@ -21,14 +20,12 @@ from scoreserver.processes.custody_channels import channel_pair
 
 # Connection custody passes descriptors: Windows has none of it.
 pytestmark = pytest.mark.posix
-# SOCK_SEQPACKET is Linux's; macOS takes the framed stream.
-KINDS = [pytest.param(CUSTODY_PACKETS, marks=pytest.mark.linux), CUSTODY_STREAM]
 
 
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
+@pytest.fixture
+def kind(custody_kind: str) -> str:
     """Every test runs over Linux's SOCK_SEQPACKET channel and macOS's framed stream."""
-    return str(request.param)
+    return custody_kind
 
 
 @pytest.fixture

@@ -8,19 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from scoreserver.platform import CUSTODY_PACKETS, CUSTODY_STREAM
+from scoreserver.platform import CUSTODY_STREAM
 from scoreserver.processes.custody_channels import CustodyChannel, StreamChannel, channel_pair
 
 # Connection custody passes descriptors: Windows has none of it.
 pytestmark = pytest.mark.posix
-# SOCK_SEQPACKET is Linux's; macOS takes the framed stream.
-KINDS = [pytest.param(CUSTODY_PACKETS, marks=pytest.mark.linux), CUSTODY_STREAM]
 
 
-@pytest.fixture(params=KINDS)
-def channel(request: pytest.FixtureRequest) -> Iterator[tuple[CustodyChannel, CustodyChannel]]:
+@pytest.fixture
+def channel(custody_kind: str) -> Iterator[tuple[CustodyChannel, CustodyChannel]]:
     """The supervisor's and the worker's ends of a channel of each kind."""
-    ends = channel_pair(str(request.param))
+    ends = channel_pair(custody_kind)
     yield ends
     for end in ends:
         end.close()
