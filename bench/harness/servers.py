@@ -175,7 +175,9 @@ def _limit_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers:
 def _mlserver_argv(tools: Toolchain, c: Contender, w: Workload, port: int, workers: int):
     assert tools.mlserver_command is not None
     # No parallel inference pool: one process, as the other contenders' one worker; its gRPC
-    # and metrics servers are left on, as users run it, on ports of their own.
+    # and metrics servers are left on, as users run it, on ports of their own. (Its default, one
+    # inference worker process, does not start with the uvloop installed here: the worker's
+    # asyncio.get_event_loop() raises, and the model is never loaded.)
     env = {
         "MLSERVER_HOST": "127.0.0.1",
         "MLSERVER_HTTP_PORT": str(port),
