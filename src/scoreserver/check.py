@@ -41,7 +41,13 @@ from scoreserver.errors import (
     EntryScriptError,
     ExpectationFailedError,
 )
-from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
+from scoreserver.logs import (
+    EXCEPTION_ATTRIBUTE,
+    SERVER_LOGGER,
+    configure_logging,
+    find_logging_config,
+    install_print_capture,
+)
 from scoreserver.openapi import SwaggerDocuments
 from scoreserver.processes.worker import import_paths, load_script
 from scoreserver.scoring import Scorer
@@ -160,18 +166,35 @@ async def run_checks(settings: Settings, request_files: list[Path]) -> list[Case
     for path in request_files:
         requests += load_request_file(path, output_schema)
     raised: list[BaseException] = []
-    # A batched run() is checked as it is served; wrapping it would hide its schema decorators
-    # from the batching scorer (which then cannot say where run() failed).
+    # A batched run() is checked as it is served (wrapping it would hide its schema decorators
+    # from the batching scorer): what it raises is known from the exceptions the server logs.
     if batch_policy(script.run) is None:
         script = replace(script, run=_recording(script, raised))
     app, scorer = _app(settings, script, swagger)
+    logged = _LoggedExceptions(raised)
+    logging.getLogger(SERVER_LOGGER).addHandler(logged)
     try:
         for request in requests:
             raised.clear()
             results.append(await _run_case(app, request, raised, folders))
     finally:
+        logging.getLogger(SERVER_LOGGER).removeHandler(logged)
         scorer.close()
     return results
+
+
+class _LoggedExceptions(logging.Handler):
+    """Keeps the exceptions the server logs while it answers (run()'s, and a batch's)."""
+
+    def __init__(self, into: list[BaseException]) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record's exception, if it carries one."""
+        exc = getattr(record, EXCEPTION_ATTRIBUTE, None)
+        if isinstance(exc, BaseException) and exc not in self.into:
+            self.into.append(exc)
 
 
 def _schemas(script: EntryScript) -> tuple[dict[str, Any], dict[str, Any]] | None:

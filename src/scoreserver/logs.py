@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "ACCESS_LOGGER",
+    "EXCEPTION_ATTRIBUTE",
     "LOG_FORMAT",
     "SERVER_LOGGER",
     "AMLLogFormatter",
@@ -37,6 +38,8 @@ SERVER_LOGGER = "azmlinfsrv"
 PRINT_LOGGER = "azmlinfsrv.print"
 # The reference's access records come from gunicorn's logger; log parsers key on the name.
 ACCESS_LOGGER = "gunicorn.access"
+EXCEPTION_ATTRIBUTE = "scoreserver_exception"
+"""The attribute of a log_exception() record that holds the exception itself (for `check`)."""
 
 
 class AMLLogFormatter(logging.Formatter):
@@ -207,7 +210,7 @@ def configure_logging(level: str, user_config: Path | None = None) -> None:
 def log_exception(exc: BaseException, prefix: str = "Encountered Exception: ") -> None:
     """Log a traceback as one record, "Encountered Exception: Traceback ...", as the reference does."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    logging.getLogger(SERVER_LOGGER).error("%s%s", prefix, text)
+    logging.getLogger(SERVER_LOGGER).error("%s%s", prefix, text, extra={EXCEPTION_ATTRIBUTE: exc})
 
 
 def install_print_capture() -> None:

@@ -67,6 +67,24 @@ def test_request_files_pass_and_fail_with_the_scripts_line(tmp_path: Path) -> No
     assert "5 passed, 2 failed" in report
 
 
+def test_a_batched_run_that_raises_fails_with_the_scripts_line(tmp_path: Path) -> None:
+    script = SCRIPTS / "batch_outcomes.py"
+    requests = _requests(
+        tmp_path / "requests.json",
+        [
+            {"name": "one", "body": {"kind": "plain"}},
+            {"name": "whole batch", "body": {"kind": "raise"}},
+        ],
+    )
+    result = _check("--entry_script", str(script), "--request", str(requests), cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    report = _report(result)
+    assert "ok    one: POST /score" in report
+    assert "FAIL  whole batch: POST /score" in report
+    assert "run() raised RuntimeError: the whole batch failed" in report
+    assert f"at {script}:25 (in run)" in report
+
+
 def test_a_result_of_another_type_than_the_output_sample_fails(tmp_path: Path) -> None:
     result = _check("--entry_script", str(SCRIPTS / "check_wrong_output.py"), cwd=tmp_path)
     assert result.returncode == 4, result.stdout + result.stderr
