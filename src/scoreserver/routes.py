@@ -132,7 +132,7 @@ class ScoreHandlers:
             if self.custody is None:
                 result = await self.scorer.score(arguments)
             else:
-                slot = self.custody.scoring(request.scope["client"])
+                slot = self.custody.scoring(request.scope["client"], request.ids.response_headers)
                 try:
                     result = await self.scorer.score(arguments)
                 finally:

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,8 +32,10 @@ def _init_pids(server: RunningServer) -> list[int]:
     return printed_pids(server.output(), "ops init in pid ")
 
 
-def _post(server: RunningServer, body: bytes) -> httpx.Response:
-    return httpx.post(server.url + "/score", content=body, timeout=30)
+def _post(
+    server: RunningServer, body: bytes, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(server.url + "/score", content=body, headers=headers, timeout=30)
 
 
 def _raw_request(body: bytes, close: bool = False) -> bytes:
@@ -96,7 +99,8 @@ def test_run_that_exits_the_process_gets_a_json_500_and_the_server_recovers(
     with serving(["--entry_script", str(CRASH)], cwd=tmp_path) as server:
         victim = _post(server, b"0").json()["pid"]
         started = time.monotonic()
-        answer = _post(server, b"exit")
+        client_ids = {"x-request-id": "crash-1", "x-ms-client-request-id": "client-7"}
+        answer = _post(server, b"exit", client_ids)
         answered_after = time.monotonic() - started
         # Read at once: a worker that dies loses none of the lines it logged.
         said_before_dying = server.output()
@@ -106,6 +110,10 @@ def test_run_that_exits_the_process_gets_a_json_500_and_the_server_recovers(
         alive = server.process.poll() is None
         output = server.output()
     _assert_worker_died_answer(answer, "exit code 1")
+    # The ids come back as on any other answer: the client's request id, echoed.
+    assert answer.headers.get_list("x-request-id") == ["crash-1"]
+    assert answer.headers["x-ms-request-id"] == "client-7"
+    assert answer.headers["x-ms-client-request-id"] == "client-7"
     assert f"azmlinfsrv.print - ops exiting from pid {victim}" in said_before_dying
     assert answered_after < 2
     assert after not in (victim, None)
@@ -137,6 +145,9 @@ def test_requests_waiting_behind_a_killed_run_all_get_a_json_500(tmp_path: Path)
         output = server.output()
     for answer in answers:
         _assert_worker_died_answer(answer, "killed by SIGKILL")
+    # Each its own request's id (the server's, as the client sent none).
+    ids = [answer.headers["x-request-id"] for answer in answers]
+    assert len(set(ids)) == 3 and all(str(uuid.UUID(i)) == i for i in ids), ids
     assert any(r.text.startswith("Answered 3 request(s)") for r in records(output)), output
 
 

@@ -9,8 +9,8 @@ dies, the supervisor answers those with a JSON 500 and closes the rest:
     worker                                         supervisor
     connections made  ── slots + the sockets, ──►  Custodian keeps the copies
                          once per loop pass
-    scoring starts       marks[slot] = 1
-    response ready       marks[slot] = 0
+    scoring starts       marks: slot waits, with its request's id headers
+    response ready       marks: slot answered
     connection lost      shuts the socket down ──►  sweep(): lets go of copies that are shut
                                                     worker died: answer_orphans()
 
@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from scoreserver.errors import WorkerDiedError
@@ -37,6 +38,7 @@ from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_by
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
+    from multiprocessing.context import BaseContext
 
 
 class SocketLike(Protocol):
@@ -50,9 +52,11 @@ class SocketLike(Protocol):
 
 
 __all__ = [
+    "ID_SPACE",
     "MAX_GUARDED_CONNECTIONS",
     "ConnectionReporter",
     "Custodian",
+    "ScoringMarks",
     "SocketLike",
     "orphan_response",
 ]
@@ -63,8 +67,18 @@ MAX_GUARDED_CONNECTIONS = 4096
 """Connections per worker the supervisor keeps a copy of; any beyond are not guarded."""
 
 
-def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:
-    """The whole HTTP response a request left behind by a dead worker gets."""
+ID_SPACE = 384
+"""Bytes of shared memory per connection for the id headers of its request: the three ids, of at
+most 100 characters each, always fit; a TraceId when there is room left."""
+
+IdHeaders = list[tuple[bytes, bytes]]
+"""A request's id headers (x-request-id, ...), names and values as sent."""
+
+
+def orphan_response(
+    exit_code: int | None, server_version: str | None, ids: Sequence[tuple[bytes, bytes]] = ()
+) -> bytes:
+    """The whole HTTP response a request left behind by a dead worker gets, with its ids."""
     how = f"exit code {exit_code}"
     if exit_code is not None and exit_code < 0:
         with contextlib.suppress(ValueError):
@@ -73,13 +87,61 @@ def orphan_response(exit_code: int | None, server_version: str | None) -> bytes:
     headers = [(RUN_FAILED_HEADER.encode(), b"True")]
     if server_version is not None:
         headers.append((b"x-ms-server-version", server_version.encode()))
-    return json_error_bytes(error.status_code, error.message, headers)
+    return json_error_bytes(error.status_code, error.message, [*headers, *ids])
+
+
+class ScoringMarks:
+    """Memory the worker shares with its supervisor: which connections wait for run(), and the
+    id headers of each one's request, so that a dead worker's clients get their ids back too."""
+
+    def __init__(
+        self, flags: ctypes.Array[ctypes.c_byte], ids: ctypes.Array[ctypes.c_char]
+    ) -> None:
+        self.flags = flags
+        self.ids = ids
+
+    @classmethod
+    def shared(cls, context: BaseContext, slots: int) -> ScoringMarks:
+        """Marks for this many connections, in memory a worker started from context shares."""
+        flags = context.RawArray(ctypes.c_byte, slots)
+        ids = context.RawArray(ctypes.c_char, slots * ID_SPACE)
+        return cls(flags, ids)
+
+    def __len__(self) -> int:
+        return len(self.flags)
+
+    def mark(self, slot: int, ids: IdHeaders) -> None:
+        """The connection's request waits for run(); these are its id headers."""
+        lines = [name + b": " + value + b"\r\n" for name, value in ids]
+        block = b"".join(lines)
+        while len(block) > ID_SPACE - 2:
+            lines.pop()
+            block = b"".join(lines)
+        data = len(block).to_bytes(2, "little") + block
+        ctypes.memmove(ctypes.addressof(self.ids) + slot * ID_SPACE, data, len(data))
+        self.flags[slot] = 1
+
+    def clear(self, slot: int) -> None:
+        """The connection's request has its answer (or the connection is gone)."""
+        self.flags[slot] = 0
+
+    def waiting(self, slot: int) -> bool:
+        """Whether the connection's request waits for run()."""
+        return bool(self.flags[slot])
+
+    def ids_of(self, slot: int) -> IdHeaders:
+        """The id headers the connection's request was marked with."""
+        at = ctypes.addressof(self.ids) + slot * ID_SPACE
+        length = int.from_bytes(ctypes.string_at(at, 2), "little")
+        block = ctypes.string_at(at + 2, length)
+        pairs = (line.partition(b": ") for line in block.split(b"\r\n") if line)
+        return [(name, value) for name, _, value in pairs]
 
 
 class ConnectionReporter:
     """The worker's side: hands connections to the supervisor and marks those being scored."""
 
-    def __init__(self, channel: CustodyChannel, marks: ctypes.Array[ctypes.c_byte]) -> None:
+    def __init__(self, channel: CustodyChannel, marks: ScoringMarks) -> None:
         self._channel = channel
         self._marks = marks
         self._free = list(range(len(marks) - 1, -1, -1))
@@ -111,7 +173,7 @@ class ConnectionReporter:
         slot = self._slots.pop(client, None)
         if slot is None:
             return
-        self._marks[slot] = 0
+        self._marks.clear(slot)
         self._free.append(slot)
         own = self._own.pop(slot)
         # Everything written is in the kernel by now (the transport flushed before it closed),
@@ -120,17 +182,18 @@ class ConnectionReporter:
             own.shutdown(socket.SHUT_RDWR)
         own.close()
 
-    def scoring(self, client: object) -> int:
-        """Mark the connection as waiting for run(); the slot to unmark, or -1 if unguarded."""
+    def scoring(self, client: object, ids: Callable[[], IdHeaders]) -> int:
+        """Mark the connection as waiting for run() (ids() gives its request's id headers); the
+        slot to unmark, or -1 if unguarded."""
         slot = self._slots.get(client, -1)
         if slot >= 0:
-            self._marks[slot] = 1
+            self._marks.mark(slot, ids())
         return slot
 
     def answered(self, slot: int) -> None:
         """The connection has its answer: a dead worker no longer leaves it waiting."""
         if slot >= 0:
-            self._marks[slot] = 0
+            self._marks.clear(slot)
 
     def _hand_over(self) -> None:
         # Connections that closed in the same pass are gone from _own; their slots may already
@@ -154,7 +217,7 @@ class ConnectionReporter:
 class Custodian:
     """The supervisor's side for one worker: the copies of its connections (if it can have any)."""
 
-    def __init__(self, channel: CustodyChannel | None, marks: ctypes.Array[ctypes.c_byte]) -> None:
+    def __init__(self, channel: CustodyChannel | None, marks: ScoringMarks) -> None:
         self._channel = channel
         self._marks = marks
         self._copies: dict[int, int] = {}
@@ -198,14 +261,15 @@ class Custodian:
                 del self._copies[slot]
                 os.close(fd)
 
-    def answer_orphans(self, response: bytes) -> int:
-        """Answer the connections waiting for the dead worker's run(); close every copy."""
+    def answer_orphans(self, response: Callable[[IdHeaders], bytes]) -> int:
+        """Answer the connections waiting for the dead worker's run() with response(their ids);
+        close every copy."""
         self.receive()
         answered = 0
         for slot, fd in self._copies.items():
-            if self._marks[slot]:
+            if self._marks.waiting(slot):
                 with contextlib.suppress(OSError):
-                    os.write(fd, response)
+                    os.write(fd, response(self._marks.ids_of(slot)))
                     answered += 1
             _close_for_peer(fd)
         self._copies.clear()

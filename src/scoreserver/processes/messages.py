@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scoreserver.metrics import MetricsMemory
     from scoreserver.platform import ProcessPipe
+    from scoreserver.processes.custody import ScoringMarks
     from scoreserver.processes.custody_channels import CustodyChannel
 
 __all__ = ["NOT_SERVING", "WorkerFailed", "WorkerLink", "WorkerReady"]
@@ -49,8 +50,8 @@ class WorkerLink:
     custody: CustodyChannel | None
     """This worker's end of the channel its connections are reported on (see custody.py);
     None where descriptors cannot be passed (Windows)."""
-    marks: ctypes.Array[ctypes.c_byte]
-    """One flag per reported connection: 1 while its request waits for run()."""
+    marks: ScoringMarks
+    """Per reported connection: whether its request waits for run(), and its id headers."""
     loads: ctypes.Array[ctypes.c_int]
     """One count per worker slot: its connections that carry requests (see rebalancing.py)."""
     draining: ctypes.c_byte | None = None

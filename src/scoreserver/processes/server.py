@@ -28,6 +28,7 @@ from scoreserver.platform import (
 from scoreserver.processes.custody import (
     MAX_GUARDED_CONNECTIONS,
     Custodian,
+    ScoringMarks,
     orphan_response,
 )
 from scoreserver.processes.custody_channels import channel_pair
@@ -220,7 +221,7 @@ class Supervisor:
         receiver, sender = context.Pipe(duplex=False)
         heartbeat = context.RawValue(c_double, 0.0)
         stop = context.RawValue(c_byte, 0)
-        marks = context.RawArray(c_byte, self._guarded)
+        marks = ScoringMarks.shared(context, self._guarded)
         kind = self.platform.custody
         supervisor_end, worker_end = channel_pair(kind) if kind else (None, None)
         self._availability[slot] = True  # not serving yet: the others should not wait for it
@@ -443,7 +444,7 @@ class Supervisor:
             server_version_header() if self.settings.server_version_log_response_enabled else None
         )
         answered = worker.custodian.answer_orphans(
-            orphan_response(worker.process.exitcode, version)
+            partial(orphan_response, worker.process.exitcode, version)
         )
         worker.custodian.close()
         if answered and self._metrics is not None:
