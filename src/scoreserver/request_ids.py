@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 
@@ -57,6 +57,8 @@ class RequestIds:
     ms_request_id: str | None
     client_request_id: str | None
     trace_id: str | None
+    _headers: list[tuple[bytes, bytes]] | None = field(default=None, repr=False, compare=False)
+    """response_headers(), once worked out (a request asks twice: custody, the response)."""
 
     @classmethod
     def from_headers(cls, headers: Headers) -> RequestIds:
@@ -106,7 +108,9 @@ class RequestIds:
         )
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
-        """The id headers in the reference's order."""
+        """The id headers in the reference's order (the same list each time: do not change it)."""
+        if self._headers is not None:
+            return self._headers
         pairs = (
             (b"x-request-id", self.request_id),
             (b"x-ms-request-id", self.ms_request_id),
@@ -114,4 +118,7 @@ class RequestIds:
             (b"TraceId", self.trace_id),
         )
         # Values go back as the raw bytes they came in (Starlette decoded them as latin-1).
-        return [(name, value.encode("latin-1")) for name, value in pairs if value is not None]
+        self._headers = [
+            (name, value.encode("latin-1")) for name, value in pairs if value is not None
+        ]
+        return self._headers
