@@ -30,8 +30,8 @@ REFERENCE_CLASSES = {
     "contrib_is_the_same_class": True,
 }
 OUR_CLASSES = {
-    "response_module": "scoreserver.aml_response",
-    "request_module": "scoreserver.aml_request",
+    "response_module": "scoreserver.script.aml_response",
+    "request_module": "scoreserver.script.aml_request",
     "contrib_is_the_same_class": True,
 }
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scoreserver._version import __version__
-from scoreserver.rawhttp import rawhttp
+from scoreserver.script.rawhttp import rawhttp
 
 if TYPE_CHECKING:
-    from scoreserver.aml_request import AMLRequest
-    from scoreserver.aml_response import AMLResponse
-    from scoreserver.batching import batch
+    from scoreserver.script.aml_request import AMLRequest
+    from scoreserver.script.aml_response import AMLResponse
+    from scoreserver.script.batching import batch
 
 __all__ = ["AMLRequest", "AMLResponse", "__version__", "batch", "rawhttp"]
 
 # Loaded on first use: they bring in werkzeug, which scripts that never touch them do not need.
 _LAZY = {
-    "AMLRequest": "scoreserver.aml_request",
-    "AMLResponse": "scoreserver.aml_response",
-    # scoreserver.batching brings in the scoring core, which a script importing rawhttp skips.
-    "batch": "scoreserver.batching",
+    "AMLRequest": "scoreserver.script.aml_request",
+    "AMLResponse": "scoreserver.script.aml_response",
+    # scoreserver.script.batching brings in the scoring core, which a script importing rawhttp skips.
+    "batch": "scoreserver.script.batching",
 }
 
 

@@ -25,8 +25,6 @@ from typing import Any
 import httpx
 from inference_schema import schema_util
 
-from scoreserver.app import create_app
-from scoreserver.batching import batch_policy, scorer_for
 from scoreserver.check_requests import (
     NOTHING,
     CheckRequest,
@@ -35,12 +33,13 @@ from scoreserver.check_requests import (
     type_mismatch,
 )
 from scoreserver.cli import export_script_environment
-from scoreserver.entry_script import EntryScript, InputMode, script_location
 from scoreserver.errors import (
     ConfigurationError,
     EntryScriptError,
     ExpectationFailedError,
 )
+from scoreserver.http.app import create_app
+from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.logs import (
     EXCEPTION_ATTRIBUTE,
     SERVER_LOGGER,
@@ -48,9 +47,10 @@ from scoreserver.logs import (
     find_logging_config,
     install_print_capture,
 )
-from scoreserver.openapi import SwaggerDocuments
 from scoreserver.processes.worker import import_paths, load_script
-from scoreserver.scoring import Scorer
+from scoreserver.script.batching import batch_policy, scorer_for
+from scoreserver.script.entry_script import EntryScript, InputMode, script_location
+from scoreserver.script.scoring import Scorer
 from scoreserver.settings import Settings, load_settings
 from scoreserver.types import ASGIApp
 

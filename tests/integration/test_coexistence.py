@@ -45,7 +45,7 @@ def _answer(response_module: str, request_module: str) -> dict[str, object]:
 def test_without_the_reference_legacy_imports_are_scoreserver_own(tmp_path: Path) -> None:
     content_type, body, output = _post({}, tmp_path)
     assert content_type == "application/json"
-    assert body == _answer("scoreserver.aml_response", "scoreserver.aml_request")
+    assert body == _answer("scoreserver.script.aml_response", "scoreserver.script.aml_request")
     assert SERVED_BY in output
     assert "is installed here too" not in output
 

@@ -16,11 +16,11 @@ from inference_schema.parameter_types.numpy_parameter_type import NumpyParameter
 from inference_schema.schema_decorators import input_schema
 
 from scoreserver import batch
-from scoreserver.batching import BatchingScorer, BatchPolicy, batch_policy, scorer_for
-from scoreserver.entry_script import EntryScript, describe_run
 from scoreserver.errors import EntryScriptError, RunFunctionError, ScoringTimeoutError
-from scoreserver.inputs import RunArguments
-from scoreserver.scoring import Scorer, ScoreResult
+from scoreserver.script.batching import BatchingScorer, BatchPolicy, batch_policy, scorer_for
+from scoreserver.script.entry_script import EntryScript, describe_run
+from scoreserver.script.inputs import RunArguments
+from scoreserver.script.scoring import Scorer, ScoreResult
 from scoreserver.settings import Settings
 
 RECEIVED: list[list[Any]] = []

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 from uvicorn.server import ServerState
 
-from scoreserver.connection_guards import (
+from scoreserver.http.connection_guards import (
     MAX_HEAD_BYTES,
     ConnectionGuards,
     GuardedHttpToolsProtocol,

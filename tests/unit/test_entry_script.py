@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from scoreserver.entry_script import (
+from scoreserver.errors import EntryScriptError
+from scoreserver.script.entry_script import (
     EntryScript,
     InputMode,
     failure_summary,
     load_entry_script,
     script_location,
 )
-from scoreserver.errors import EntryScriptError
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

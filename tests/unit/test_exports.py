@@ -11,10 +11,10 @@ import pytest
 
 import scoreserver
 from scoreserver import cli
-from scoreserver.aml_request import AMLRequest, rawhttp
-from scoreserver.aml_response import AMLResponse
-from scoreserver.batching import batch
 from scoreserver.logs import AMLLogFormatter, RootAccessFilter
+from scoreserver.script.aml_request import AMLRequest, rawhttp
+from scoreserver.script.aml_response import AMLResponse
+from scoreserver.script.batching import batch
 
 
 def test_scoreserver_public_api() -> None:

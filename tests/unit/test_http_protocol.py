@@ -9,7 +9,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from scoreserver.http_protocol import DRAIN_IDLE_S, JsonErrorsHttpToolsProtocol
+from scoreserver.http.http_protocol import DRAIN_IDLE_S, JsonErrorsHttpToolsProtocol
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
 

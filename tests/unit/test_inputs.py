@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from starlette.datastructures import Headers
 
-from scoreserver.aml_request import AMLRequest
-from scoreserver.entry_script import EntryScript, load_entry_script
 from scoreserver.errors import BadRequestError, UnsupportedMediaTypeError
-from scoreserver.inputs import (
+from scoreserver.http.request_ids import RequestIds
+from scoreserver.script.aml_request import AMLRequest
+from scoreserver.script.entry_script import EntryScript, load_entry_script
+from scoreserver.script.inputs import (
     IncomingRequest,
     RunArguments,
     argument_builder,
@@ -22,7 +23,6 @@ from scoreserver.inputs import (
     is_json_content_type,
     query_as_dict,
 )
-from scoreserver.request_ids import RequestIds
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

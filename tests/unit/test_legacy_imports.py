@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from scoreserver.entry_script import InputMode, describe_run
 from scoreserver.legacy_imports import (
     LEGACY_MODULES,
     REFERENCE_REQUEST_MODULE,
     reference_rawhttp_requested,
 )
+from scoreserver.script.entry_script import InputMode, describe_run
 
 STANDIN = Path(__file__).resolve().parents[1] / "data" / "reference_standin"
 
@@ -59,7 +59,7 @@ def test_the_legacy_modules_are_appended_once_and_then_importable() -> None:
         "before": None,
         "entries": 1,
         "last": True,
-        "response_module": "scoreserver.aml_response",
+        "response_module": "scoreserver.script.aml_response",
     }
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import uvicorn
 
-from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol
 from scoreserver.processes.listener import Availability, PoliteServer
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 

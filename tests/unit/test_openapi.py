@@ -18,9 +18,9 @@ import inference_schema.schema_decorators  # noqa: F401
 import numpy  # noqa: F401
 import pytest
 
-from scoreserver.entry_script import EntryScript, load_entry_script
 from scoreserver.errors import EntryScriptError, NotFoundError
-from scoreserver.openapi import ServiceFacts, SwaggerDocuments
+from scoreserver.http.openapi import ServiceFacts, SwaggerDocuments
+from scoreserver.script.entry_script import EntryScript, load_entry_script
 from scoreserver.settings import Settings
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ import pytest
 from starlette.responses import Response, StreamingResponse
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from scoreserver.aml_response import AMLResponse
 from scoreserver.errors import ResponseEncodingError
-from scoreserver.outputs import encode_json, error_response, to_response
+from scoreserver.script.aml_response import AMLResponse
+from scoreserver.script.outputs import encode_json, error_response, to_response
 
 
 def header_list(response: Response, name: str) -> list[str]:

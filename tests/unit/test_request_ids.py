@@ -10,7 +10,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from scoreserver.errors import HeaderTooLargeError
-from scoreserver.request_ids import MAX_ID_LENGTH, RequestIds
+from scoreserver.http.request_ids import MAX_ID_LENGTH, RequestIds
 
 R = ("x-request-id", "rid-1")
 L = ("x-ms-request-id", "legacy-2")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scoreserver.run_threads import CallExited, CallTimedOut, RunThreads, Timed
+from scoreserver.script.run_threads import CallExited, CallTimedOut, RunThreads, Timed
 
 
 def run(coroutine_function, *args):  # type: ignore[no-untyped-def]
@@ -222,7 +222,7 @@ def test_close_releases_the_pipe() -> None:
 def test_exiting_without_close_is_silent(tmp_path: Path) -> None:
     program = (
         "import asyncio\n"
-        "from scoreserver.run_threads import RunThreads\n"
+        "from scoreserver.script.run_threads import RunThreads\n"
         "async def main():\n"
         "    threads = RunThreads(asyncio.get_running_loop(), 2, 5)\n"
         "    for _ in range(3):\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreserver.swagger_ui import _ASSETS, SwaggerUI, bundled_assets
+from scoreserver.http.swagger_ui import _ASSETS, SwaggerUI, bundled_assets
 from tests.unit.test_openapi import documents
 
 

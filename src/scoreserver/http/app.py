@@ -6,18 +6,18 @@ import importlib
 import logging
 
 from scoreserver._version import server_version_header
-from scoreserver.cors import CorsPolicy
-from scoreserver.entry_script import EntryScript
-from scoreserver.inputs import argument_builder
+from scoreserver.http.cors import CorsPolicy
+from scoreserver.http.metrics_routes import metered_app
+from scoreserver.http.middleware import Endpoint, RoutePolicy
+from scoreserver.http.openapi import SwaggerDocuments
+from scoreserver.http.routes import ScoreHandlers, build_router
 from scoreserver.metrics import WorkerMeters
-from scoreserver.metrics_routes import metered_app
-from scoreserver.middleware import Endpoint, RoutePolicy
-from scoreserver.openapi import SwaggerDocuments
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.protocols import PROTOCOLS
 from scoreserver.protocols.core import ModelService, Readiness
-from scoreserver.routes import ScoreHandlers, build_router
-from scoreserver.scoring import Scorer
+from scoreserver.script.entry_script import EntryScript
+from scoreserver.script.inputs import argument_builder
+from scoreserver.script.scoring import Scorer
 from scoreserver.settings import Settings
 from scoreserver.telemetry import AppInsights
 from scoreserver.types import ASGIApp
@@ -112,7 +112,7 @@ def _swagger_ui_routes(
     """The Swagger UI page and its assets, unless turned off or the bundle is missing."""
     if not settings.swagger_ui:
         return {}
-    from scoreserver.swagger_ui import SwaggerUI, bundled_assets
+    from scoreserver.http.swagger_ui import SwaggerUI, bundled_assets
 
     assets = bundled_assets()
     if assets is None:

@@ -29,8 +29,8 @@ from scoreserver.errors import (
     RequestTimeoutError,
     URITooLongError,
 )
-from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol
-from scoreserver.middleware import MAX_HEADER_BYTES, MAX_URL_BYTES, url_too_long_message
+from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.http.middleware import MAX_HEADER_BYTES, MAX_URL_BYTES, url_too_long_message
 
 if TYPE_CHECKING:
     from scoreserver.processes.descriptors import DescriptorBudget

@@ -17,7 +17,7 @@ import re
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
-from scoreserver.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
+from scoreserver.http.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 

@@ -9,10 +9,10 @@ from functools import cached_property, partial
 
 from starlette.responses import Response
 
-from scoreserver.inputs import IncomingRequest
+from scoreserver.http.middleware import Endpoint, RoutePolicy
+from scoreserver.http.routes import PathDispatch
 from scoreserver.metrics import MetricsMemory, WorkerMeters
-from scoreserver.middleware import Endpoint, RoutePolicy
-from scoreserver.routes import PathDispatch
+from scoreserver.script.inputs import IncomingRequest
 from scoreserver.settings import Settings
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
 
-from scoreserver.cors import CorsPolicy
 from scoreserver.errors import (
     INTERNAL_ERROR_MESSAGE,
     ClientError,
@@ -27,12 +26,13 @@ from scoreserver.errors import (
     UnauthorizedError,
     URITooLongError,
 )
-from scoreserver.inputs import IncomingRequest
+from scoreserver.http.cors import CorsPolicy
+from scoreserver.http.request_ids import SERVER_ID_HEADERS, RequestIds
 from scoreserver.logs import AccessLog, log_exception
 from scoreserver.metrics import RouteMeter
-from scoreserver.outputs import PreparedResponse, error_response
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
-from scoreserver.request_ids import SERVER_ID_HEADERS, RequestIds
+from scoreserver.script.inputs import IncomingRequest
+from scoreserver.script.outputs import PreparedResponse, error_response
 from scoreserver.types import Message, Receive, Scope, Send
 
 __all__ = [

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scoreserver.entry_script import EntryScript
 from scoreserver.errors import EntryScriptError, NotFoundError
+from scoreserver.script.entry_script import EntryScript
 from scoreserver.settings import Settings
 
 __all__ = ["VERSIONS", "ServiceFacts", "SwaggerDocuments", "openapi3_document", "swagger2_document"]

@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     ClientError,
     MethodNotAllowedError,
@@ -19,20 +18,21 @@ from scoreserver.errors import (
     ScoreServerError,
     ScoringError,
 )
-from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments
+from scoreserver.http.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
+from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.logs import log_exception
-from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy, not_found
-from scoreserver.openapi import SwaggerDocuments
-from scoreserver.outputs import (
+from scoreserver.processes.custody import ConnectionReporter
+from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
+from scoreserver.script.entry_script import EntryScript, InputMode
+from scoreserver.script.inputs import ArgumentBuilder, IncomingRequest, RunArguments
+from scoreserver.script.outputs import (
     JSON_MEDIA_TYPE,
     error_response,
     is_werkzeug_response,
     json_result,
     to_response,
 )
-from scoreserver.processes.custody import ConnectionReporter
-from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
-from scoreserver.scoring import Scorer
+from scoreserver.script.scoring import Scorer
 from scoreserver.telemetry import AppInsights, ScoringRecord, now_ns
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 

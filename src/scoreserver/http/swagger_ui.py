@@ -18,9 +18,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from scoreserver.inputs import IncomingRequest
-from scoreserver.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy
-from scoreserver.openapi import SwaggerDocuments
+from scoreserver.http.middleware import RUN_FAILED_FALSE, Endpoint, RoutePolicy
+from scoreserver.http.openapi import SwaggerDocuments
+from scoreserver.script.inputs import IncomingRequest
 from scoreserver.types import ASGIApp
 
 __all__ = ["PAGE_PATH", "SwaggerUI", "bundled_assets"]

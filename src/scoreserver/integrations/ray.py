@@ -34,12 +34,12 @@ MAX_ONGOING_REQUESTS = 100
 def build_replica_app(settings: Settings) -> ASGIApp:
     """In a replica: the environment and logging a worker has, the script loaded, init() run."""
     # Imported here: these run in the replica, never in the process that starts the application.
-    from scoreserver.app import create_app
     from scoreserver.cli import export_script_environment
+    from scoreserver.http.app import create_app
+    from scoreserver.http.openapi import SwaggerDocuments
     from scoreserver.logs import configure_logging, find_logging_config, install_print_capture
-    from scoreserver.openapi import SwaggerDocuments
     from scoreserver.processes.worker import load_script
-    from scoreserver.scoring import Scorer
+    from scoreserver.script.scoring import Scorer
     from scoreserver.telemetry import start_telemetry
 
     configure_logging(

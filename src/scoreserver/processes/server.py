@@ -37,8 +37,8 @@ from scoreserver.reload import Reloader, import_worker, reload_slots
 from scoreserver.settings import Settings
 
 if TYPE_CHECKING:
-    from scoreserver.entry_script import EntryScript
     from scoreserver.platform import ProcessPipe
+    from scoreserver.script.entry_script import EntryScript
 from scoreserver.metrics import MetricsMemory
 from scoreserver.processes.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 

@@ -17,25 +17,17 @@ from typing import cast
 
 import uvicorn
 
-from scoreserver.app import create_app
-from scoreserver.batching import scorer_for
-from scoreserver.connection_guards import (
+from scoreserver.errors import EntryScriptError
+from scoreserver.http.app import create_app
+from scoreserver.http.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
     uvicorn_internals_known,
 )
-from scoreserver.entry_script import (
-    EntryScript,
-    InputMode,
-    failure_summary,
-    load_entry_script,
-    script_location,
-)
-from scoreserver.errors import EntryScriptError
-from scoreserver.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
+from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
+from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.logs import install_print_capture
 from scoreserver.metrics import WorkerMeters
-from scoreserver.openapi import SwaggerDocuments
 from scoreserver.platform import parent_gone, run_event_loop, uvloop_available
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.descriptors import DescriptorBudget
@@ -43,6 +35,14 @@ from scoreserver.processes.listener import AnnouncingServer, Availability, Polit
 from scoreserver.processes.messages import WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.processes.rebalancing import Rebalancer, SheddableConnection
 from scoreserver.protocols.core import Readiness
+from scoreserver.script.batching import scorer_for
+from scoreserver.script.entry_script import (
+    EntryScript,
+    InputMode,
+    failure_summary,
+    load_entry_script,
+    script_location,
+)
 from scoreserver.settings import DEFAULT_SCRIPT_NAME, Settings
 from scoreserver.telemetry import start_telemetry
 

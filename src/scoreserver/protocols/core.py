@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     BadRequestError,
     ClientError,
@@ -24,15 +23,21 @@ from scoreserver.errors import (
     ScoreServerError,
     ScoringError,
 )
-from scoreserver.inputs import ArgumentBuilder, IncomingRequest, RunArguments, headers_as_dict
+from scoreserver.http.routes import scoring_record
 from scoreserver.logs import log_exception
-from scoreserver.outputs import is_werkzeug_response, to_response
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.protocols.json_codec import loads
 from scoreserver.protocols.model_schema import ModelSchema, read_model_schema
-from scoreserver.routes import scoring_record
-from scoreserver.scoring import Scorer
+from scoreserver.script.entry_script import EntryScript, InputMode
+from scoreserver.script.inputs import (
+    ArgumentBuilder,
+    IncomingRequest,
+    RunArguments,
+    headers_as_dict,
+)
+from scoreserver.script.outputs import is_werkzeug_response, to_response
+from scoreserver.script.scoring import Scorer
 from scoreserver.telemetry import AppInsights, now_ns
 
 __all__ = ["ErrorFormat", "ModelService", "Readiness", "json_value"]

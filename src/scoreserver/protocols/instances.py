@@ -14,12 +14,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from scoreserver.entry_script import InputMode
 from scoreserver.errors import BadRequestError
-from scoreserver.inputs import IncomingRequest, RunArguments
-from scoreserver.outputs import json_result
 from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.json_codec import dumps_text, loads
+from scoreserver.script.entry_script import InputMode
+from scoreserver.script.inputs import IncomingRequest, RunArguments
+from scoreserver.script.outputs import json_result
 
 __all__ = ["instances_arguments", "json_response", "predictions_response"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from scoreserver.inputs import IncomingRequest, RunArguments
 from scoreserver.protocols.core import ModelService
 from scoreserver.protocols.instances import (
     instances_arguments,
     json_response,
     predictions_response,
 )
+from scoreserver.script.inputs import IncomingRequest, RunArguments
 
 __all__ = ["KServeV1Handlers", "handlers"]
 

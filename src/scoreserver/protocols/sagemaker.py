@@ -13,9 +13,9 @@ from typing import Any
 from starlette.responses import Response
 
 from scoreserver.errors import NotAcceptableError
-from scoreserver.inputs import IncomingRequest
-from scoreserver.outputs import PreparedResponse, error_response, json_result
 from scoreserver.protocols.core import ModelService
+from scoreserver.script.inputs import IncomingRequest
+from scoreserver.script.outputs import PreparedResponse, error_response, json_result
 
 __all__ = ["SageMakerHandlers", "handlers"]
 

@@ -15,8 +15,6 @@ from starlette.responses import Response
 
 from scoreserver._version import __version__
 from scoreserver.errors import BadRequestError
-from scoreserver.inputs import IncomingRequest, RunArguments
-from scoreserver.outputs import PreparedResponse
 from scoreserver.protocols import MODEL_VERSION
 from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.instances import json_response
@@ -28,6 +26,8 @@ from scoreserver.protocols.tensors import (
     output_tensors,
     pack_binary,
 )
+from scoreserver.script.inputs import IncomingRequest, RunArguments
+from scoreserver.script.outputs import PreparedResponse
 
 __all__ = ["V2Handlers", "handlers"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request
 
-from scoreserver.rawhttp import RAWHTTP_MARK, is_rawhttp, rawhttp
+from scoreserver.script.rawhttp import RAWHTTP_MARK, is_rawhttp, rawhttp
 
 __all__ = ["RAWHTTP_MARK", "AMLRequest", "is_rawhttp", "rawhttp"]
 

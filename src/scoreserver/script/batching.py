@@ -22,17 +22,17 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import (
     EntryScriptError,
     RunFunctionError,
     ScoringError,
     ScoringTimeoutError,
 )
-from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.metrics import RunMeter
-from scoreserver.scoring import Scorer, ScoreResult
+from scoreserver.script.entry_script import EntryScript, InputMode
+from scoreserver.script.inputs import RunArguments
+from scoreserver.script.scoring import Scorer, ScoreResult
 from scoreserver.settings import Settings
 
 __all__ = ["BATCH_MARK", "BatchPolicy", "BatchingScorer", "batch", "batch_policy", "scorer_for"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from scoreserver.errors import EntryScriptError
 from scoreserver.legacy_imports import make_legacy_imports_available, reference_rawhttp_requested
-from scoreserver.rawhttp import is_rawhttp
+from scoreserver.script.rawhttp import is_rawhttp
 
 __all__ = ["EntryScript", "InputMode", "failure_summary", "load_entry_script", "script_location"]
 

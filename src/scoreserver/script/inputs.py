@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import URL, Headers
 
-from scoreserver.entry_script import EntryScript, InputMode
 from scoreserver.errors import BadRequestError, UnsupportedMediaTypeError
-from scoreserver.request_ids import RequestIds
+from scoreserver.http.request_ids import RequestIds
+from scoreserver.script.entry_script import EntryScript, InputMode
 from scoreserver.types import Scope
 
 __all__ = [
@@ -160,7 +160,7 @@ class RawInput:
     def __call__(self, request: IncomingRequest) -> RunArguments:
         """The request as an AMLRequest built from a WSGI environ."""
         # Imported here: werkzeug is only needed by scripts that ask for the raw request.
-        from scoreserver.aml_request import AMLRequest
+        from scoreserver.script.aml_request import AMLRequest
 
         return RunArguments(args=(AMLRequest(wsgi_environ(request)),))
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from scoreserver.entry_script import EntryScript
 from scoreserver.errors import RunFunctionError, ScoringTimeoutError
-from scoreserver.inputs import RunArguments
 from scoreserver.logs import log_exception
 from scoreserver.metrics import RunMeter
-from scoreserver.run_threads import CallExited, CallTimedOut, RunThreads, Timed
+from scoreserver.script.entry_script import EntryScript
+from scoreserver.script.inputs import RunArguments
+from scoreserver.script.run_threads import CallExited, CallTimedOut, RunThreads, Timed
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline_after

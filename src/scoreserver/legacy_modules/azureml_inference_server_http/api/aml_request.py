@@ -1,5 +1,5 @@
 """Compatibility: ``from azureml_inference_server_http.api.aml_request import rawhttp, AMLRequest``."""
 
-from scoreserver.aml_request import AMLRequest, rawhttp
+from scoreserver.script.aml_request import AMLRequest, rawhttp
 
 __all__ = ["AMLRequest", "rawhttp"]
