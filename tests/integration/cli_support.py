@@ -182,6 +182,15 @@ def process_state(pid: int) -> str:
         return "gone"
 
 
+def child_processes(pid: int) -> list[int]:
+    """The pids of a process's children, from /proc (Linux only); none once it is gone."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in children.read_text().split()]
+    except OSError:
+        return []
+
+
 def process_ended(pid: int) -> bool:
     """The process is gone, or a zombie nobody reaped (an orphan's new parent may not)."""
     return process_state(pid) in ("gone", "Z")

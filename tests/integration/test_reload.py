@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.cli_support import process_state, wait_until
+from tests.integration.cli_support import child_processes, process_state, wait_until
 from tests.integration.server import RunningServer, serving
 
 # The workers and their sockets, from /proc; Windows' reload: .ci/windows_smoke.
@@ -111,9 +111,7 @@ def _load(server: RunningServer) -> Iterator[_Load]:
 def _children(pid: int) -> list[int]:
     """The server's own child processes (not multiprocessing's resource tracker, which spawn
     starts beside the workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    found = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [p for p in found if b"resource_tracker" not in _command_line(p)]
+    return [p for p in child_processes(pid) if b"resource_tracker" not in _command_line(p)]
 
 
 def _command_line(pid: int) -> bytes:
@@ -134,11 +132,11 @@ def _holds_listener(pid: int, port: int) -> bool:
     return any(os.readlink(fd) in listening for fd in fds.iterdir())
 
 
-def _wait_for_exit(server: RunningServer, pids: set[object], limit_s: float) -> None:
+def _wait_for_exit(server: RunningServer, pids: set[int], limit_s: float) -> None:
     """Wait until the processes are gone; say which are left, and in what state, if they stay."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        left = [pid for pid in pids if process_state(pid) != "gone"]
         if not left:
             return
         time.sleep(0.05)
@@ -260,4 +258,4 @@ def test_a_stop_in_the_middle_of_a_reload_ends_every_process(tmp_path: Path) -> 
         took = time.monotonic() - started
     assert code == 0
     assert took < 10
-    assert [pid for pid in processes if Path(f"/proc/{pid}").exists()] == []
+    assert [pid for pid in processes if process_state(pid) != "gone"] == []

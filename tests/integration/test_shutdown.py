@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.cli_support import SCRIPTS, process_ended, wait_until
+from tests.integration.cli_support import SCRIPTS, child_processes, process_ended, wait_until
 from tests.integration.server import RunningServer, start_server, wait_until_ready
 
 # SIGTERM and SIGKILL.
@@ -44,8 +44,7 @@ def _kill_leftovers(server: RunningServer) -> None:
     """SIGKILL a server the test did not stop, workers included (they would outlive it)."""
     if server.process.poll() is None:
         pid = server.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        workers = [int(p) for p in children.read_text().split()] if children.exists() else []
+        workers = child_processes(pid)
         server.process.kill()
         server.process.wait()
         for worker in workers:
