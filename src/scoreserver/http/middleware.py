@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
@@ -98,7 +99,7 @@ def _oversized(scope: Scope) -> ClientError | None:
     """A URL or header block beyond the limits, as the error to answer with."""
     if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
         return URITooLongError(url_too_long_message())
-    if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+    if sum(map(len, chain.from_iterable(scope["headers"]))) > MAX_HEADER_BYTES:
         return HeaderTooLargeError(
             f"Request header fields are larger than {MAX_HEADER_BYTES} bytes in all."
         )

@@ -12,16 +12,20 @@ import math
 import struct
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import msgspec
 
 from scoreserver.errors import BadRequestError
 
 __all__ = [
     "DATATYPES",
     "InputTensor",
+    "JsonInput",
     "OutputTensor",
     "datatype_of_dtype",
     "decode_input",
+    "json_input",
     "output_tensors",
     "pack_binary",
 ]
@@ -81,10 +85,6 @@ class OutputTensor:
         return body
 
 
-def _element_count(shape: list[int]) -> int:
-    return math.prod(shape)
-
-
 def _checked_header(raw: Any) -> tuple[str, list[int], str, dict[str, Any]]:
     """The name, shape, datatype and parameters of an input object, or a 400 saying what is wrong."""
     if not isinstance(raw, dict):
@@ -114,7 +114,6 @@ def _checked_header(raw: Any) -> tuple[str, list[int], str, dict[str, Any]]:
 def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[InputTensor, int]:
     """An input object, its data from JSON or from the binary part at offset; the next offset."""
     name, shape, datatype, parameters = _checked_header(raw)
-    count = _element_count(shape)
     size = parameters.get("binary_data_size")
     if size is not None:
         if binary is None or not isinstance(size, int) or offset + size > len(binary):
@@ -122,21 +121,53 @@ def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[Inpu
                 f"Input {name!r} declares binary_data_size {size!r}, but the request does not "
                 f"carry that many bytes after its JSON header (Inference-Header-Content-Length)."
             )
-        flat = _unpack(name, datatype, count, binary[offset : offset + size])
+        flat = _unpack(name, datatype, math.prod(shape), binary[offset : offset + size])
         offset += size
-    else:
-        if "data" not in raw:
-            raise BadRequestError(
-                f"Input {name!r} has neither 'data' nor a 'binary_data_size' parameter."
-            )
-        flat, kinds = _flat_values(raw["data"])
-        if len(flat) != count:
-            raise BadRequestError(
-                f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
-            )
-        if datatype != "BYTES" and not kinds <= _JSON_NUMBERS:
-            raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
-    return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
+        return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
+    if "data" not in raw:
+        raise BadRequestError(
+            f"Input {name!r} has neither 'data' nor a 'binary_data_size' parameter."
+        )
+    return json_input(name, shape, datatype, parameters, raw["data"]), offset
+
+
+def json_input(
+    name: str, shape: list[int], datatype: str, parameters: dict[str, Any], data: Any
+) -> InputTensor:
+    """An input whose values are its JSON 'data', checked against its shape and datatype."""
+    flat, kinds = _flat_values(data)
+    count = math.prod(shape)
+    if len(flat) != count:
+        raise BadRequestError(
+            f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
+        )
+    if datatype != "BYTES" and not kinds <= _JSON_NUMBERS:
+        raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
+    return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters)
+
+
+class JsonInput(msgspec.Struct):
+    """An input object as most requests send it, checked while it is read (in C): a name, a
+    shape of non-negative integers, a datatype and JSON data. Whatever does not fit is read
+    again by decode_input, which says what is wrong."""
+
+    name: str
+    shape: list[Annotated[int, msgspec.Meta(ge=0)]]
+    datatype: str
+    data: Any = msgspec.UNSET
+    parameters: Optional[dict[str, Any]] = None  # noqa: UP045 (msgspec reads it at run time)
+
+    def tensor(self) -> InputTensor | None:
+        """The input, or None when it needs decode_input (binary data, no data, a datatype
+        that is not one); a 400 for data that does not fit the shape or datatype."""
+        parameters = self.parameters or {}
+        if (
+            self.datatype not in DATATYPES
+            or self.data is msgspec.UNSET
+            or "binary_data_size" in parameters
+        ):
+            return None
+        return json_input(self.name, self.shape, self.datatype, parameters, self.data)
 
 
 _JSON_NUMBERS = frozenset({int, float, bool})
@@ -235,16 +266,8 @@ def _is_dataframe(value: Any) -> bool:
 
 
 def _tensor(name: str, value: Any) -> OutputTensor:
-    """One output from an array, a pandas Series, a list or a scalar."""
-    if hasattr(value, "to_numpy") and type(value).__module__.startswith("pandas"):
-        value = value.to_numpy()
-    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "tolist"):
-        shape = [int(d) for d in value.shape] or [1]
-        datatype = datatype_of_dtype(value.dtype)
-        flat = value.reshape(-1).tolist() if value.shape else [value.tolist()]
-        if datatype == "BYTES":
-            flat = [_text(v) for v in flat]
-        return OutputTensor(name, shape, datatype, flat)
+    """One output from a list, an array, a pandas Series or a scalar."""
+    # Lists first: asking a list for an array's attributes costs an AttributeError each.
     if isinstance(value, (list, tuple)):
         shape = _shape_of(value)
         walked = _row_major(value, shape)
@@ -254,6 +277,15 @@ def _tensor(name: str, value: Any) -> OutputTensor:
                 raise ValueError(f"run() returned ragged nested lists for output {name!r}")
             walked = flat, set(map(type, flat))
         return _typed(name, shape, *walked)
+    if hasattr(value, "to_numpy") and type(value).__module__.startswith("pandas"):
+        value = value.to_numpy()
+    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "tolist"):
+        shape = [int(d) for d in value.shape] or [1]
+        datatype = datatype_of_dtype(value.dtype)
+        flat = value.reshape(-1).tolist() if value.shape else [value.tolist()]
+        if datatype == "BYTES":
+            flat = [_text(v) for v in flat]
+        return OutputTensor(name, shape, datatype, flat)
     return _typed(name, [1], [value], {type(value)})
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, Optional
 
+import msgspec
 from starlette.responses import Response
 
 from scoreserver._version import __version__
@@ -21,6 +22,7 @@ from scoreserver.protocols.instances import json_response
 from scoreserver.protocols.json_codec import dumps_strict, dumps_text, loads
 from scoreserver.protocols.tensors import (
     InputTensor,
+    JsonInput,
     OutputTensor,
     decode_input,
     output_tensors,
@@ -32,6 +34,7 @@ from scoreserver.script.outputs import PreparedResponse
 __all__ = ["V2Handlers", "handlers"]
 
 HEADER_LENGTH = "inference-header-content-length"
+_HEADER_LENGTH = HEADER_LENGTH.encode()
 EXTENSIONS = ["binary_tensor_data"]
 
 
@@ -44,12 +47,49 @@ def _empty(status_code: int) -> Response:
     return PreparedResponse(status_code, b"", [(b"content-length", b"0")])
 
 
+class _JsonRequest(msgspec.Struct):
+    """An inference request as most clients send it: JSON inputs, no binary part."""
+
+    inputs: list[JsonInput]
+    id: Any = None
+    parameters: Optional[dict[str, Any]] = None  # noqa: UP045 (msgspec reads it at run time)
+    outputs: Any = None
+
+
+_read_json_request = msgspec.json.Decoder(_JsonRequest).decode
+
+
 class _InferRequest:
     """A parsed inference request: its inputs, and how each output is to be sent."""
 
     def __init__(self, request: IncomingRequest) -> None:
-        body: bytes | memoryview = request.body
-        declared = request.headers.get(HEADER_LENGTH)
+        declared = None
+        for name, value in request.scope["headers"]:
+            if name == _HEADER_LENGTH:
+                declared = value.decode("latin-1")
+                break
+        if declared is None and request.body and self._read_json(request.body):
+            return
+        self._read(request.body, declared)
+
+    def _read_json(self, body: bytes) -> bool:
+        """Read a request whose structure msgspec checks while reading it (most requests);
+        False if it needs _read, which reads anything and says what is wrong."""
+        try:
+            wire = _read_json_request(body)
+        except msgspec.DecodeError:
+            return False
+        inputs = []
+        for raw in wire.inputs:
+            tensor = raw.tensor()
+            if tensor is None:
+                return False
+            inputs.append(tensor)
+        self._accept(wire.id, wire.parameters or {}, inputs, wire.outputs)
+        return True
+
+    def _read(self, body: bytes | memoryview, declared: str | None) -> None:
+        """Read any request body: JSON, or JSON and binary data."""
         binary: memoryview | None = None
         if declared is not None:
             body = memoryview(body)
@@ -68,20 +108,29 @@ class _InferRequest:
                 'Expected an inference request: {"inputs": [{"name": ..., "shape": [...], '
                 '"datatype": ..., "data": [...]}]}.'
             )
-        self.id = header.get("id")
-        parameters = header.get("parameters") or {}
-        self.binary_outputs = bool(
-            isinstance(parameters, dict) and parameters.get("binary_data_output")
-        )
-        self.inputs: list[InputTensor] = []
+        inputs = []
         offset = 0
         for raw in header["inputs"]:
             tensor, offset = decode_input(raw, binary, offset)
-            self.inputs.append(tensor)
-        names = [t.name for t in self.inputs]
-        if len(set(names)) != len(names):
-            raise BadRequestError(f"Input names must be unique; got {names}.")
-        outputs = header.get("outputs")
+            inputs.append(tensor)
+        self._accept(
+            header.get("id"), header.get("parameters") or {}, inputs, header.get("outputs")
+        )
+
+    def _accept(self, id: Any, parameters: Any, inputs: list[InputTensor], outputs: Any) -> None:
+        """Keep what was read, once the inputs' names and the outputs asked for are checked."""
+        self.id = id
+        self.binary_outputs = bool(
+            isinstance(parameters, dict) and parameters.get("binary_data_output")
+        )
+        self.values: dict[str, Any] = {}
+        """Each input's values by name, as nested lists."""
+        self._all_text = True
+        for tensor in inputs:
+            self.values[tensor.name] = tensor.value
+            self._all_text = self._all_text and tensor.datatype != "BYTES"
+        if len(self.values) != len(inputs):
+            raise BadRequestError(f"Input names must be unique; got {[t.name for t in inputs]}.")
         self.requested: dict[str, bool] | None = None
         if outputs is not None:
             if not isinstance(outputs, list) or not all(
@@ -97,9 +146,18 @@ class _InferRequest:
             return bool(parameters["binary_data"])
         return self.binary_outputs
 
-    def values(self) -> dict[str, Any]:
-        """Each input's values by name, as nested lists."""
-        return {t.name: t.value for t in self.inputs}
+    def json_text(self) -> str:
+        """The inputs as the JSON text run(data) receives; bytes that are not UTF-8 cannot be."""
+        if self._all_text:
+            return dumps_text(self.values)
+        try:
+            return json.dumps(self.values)
+        except TypeError as exc:
+            raise BadRequestError(
+                "A BYTES input holds bytes that are not UTF-8 text; run(data) receives the "
+                "inputs as JSON text, so send text (or decorate run() with @rawhttp for the raw "
+                "request)."
+            ) from exc
 
     def selected(self, produced: list[OutputTensor]) -> list[tuple[OutputTensor, bool]]:
         """The outputs to send, each with whether it goes as binary data."""
@@ -117,19 +175,6 @@ class _InferRequest:
                 f"{sorted(by_name) or '(none)'}."
             )
         return [(by_name[n], binary) for n, binary in self.requested.items()]
-
-
-def _json_text(inputs: list[InputTensor], values: dict[str, Any]) -> str:
-    """The inputs as the JSON text run(data) receives; bytes that are not UTF-8 cannot be."""
-    if all(t.datatype != "BYTES" for t in inputs):
-        return dumps_text(values)
-    try:
-        return json.dumps(values)
-    except TypeError as exc:
-        raise BadRequestError(
-            "A BYTES input holds bytes that are not UTF-8 text; run(data) receives the inputs as "
-            "JSON text, so send text (or decorate run() with @rawhttp for the raw request)."
-        ) from exc
 
 
 class V2Handlers:
@@ -174,8 +219,7 @@ class V2Handlers:
         def arguments(request: IncomingRequest) -> RunArguments:
             infer = _InferRequest(request)
             parsed.append(infer)
-            values = infer.values()
-            return self.service.by_name(request, values, lambda: _json_text(infer.inputs, values))
+            return self.service.by_name(request, infer.values, infer.json_text)
 
         def render(value: Any) -> Response:
             if isinstance(value, str):
