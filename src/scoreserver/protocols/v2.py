@@ -34,7 +34,6 @@ from scoreserver.script.outputs import PreparedResponse
 __all__ = ["V2Handlers", "handlers"]
 
 HEADER_LENGTH = "inference-header-content-length"
-_HEADER_LENGTH = HEADER_LENGTH.encode()
 EXTENSIONS = ["binary_tensor_data"]
 
 
@@ -63,11 +62,7 @@ class _InferRequest:
     """A parsed inference request: its inputs, and how each output is to be sent."""
 
     def __init__(self, request: IncomingRequest) -> None:
-        declared = None
-        for name, value in request.scope["headers"]:
-            if name == _HEADER_LENGTH:
-                declared = value.decode("latin-1")
-                break
+        declared = request.headers.get(HEADER_LENGTH)
         if declared is None and request.body and self._read_json(request.body):
             return
         self._read(request.body, declared)
