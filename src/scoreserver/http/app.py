@@ -7,6 +7,7 @@ import logging
 
 from scoreserver._version import server_version_header
 from scoreserver.http.cors import CorsPolicy
+from scoreserver.http.exchanges import cycle_type
 from scoreserver.http.metrics_routes import metered_app
 from scoreserver.http.middleware import Endpoint, RoutePolicy
 from scoreserver.http.openapi import SwaggerDocuments
@@ -56,6 +57,7 @@ def create_app(
         max_body_bytes=settings.max_request_body_bytes,
         bearer_key=settings.auth_key.encode() if settings.auth_key else None,
         cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
+        cycle=cycle_type(),
     )
     service = ModelService.build(
         script,

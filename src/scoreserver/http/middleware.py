@@ -23,11 +23,11 @@ from scoreserver.errors import (
     HeaderTooLargeError,
     MethodNotAllowedError,
     NotFoundError,
-    PayloadTooLargeError,
     UnauthorizedError,
     URITooLongError,
 )
 from scoreserver.http.cors import CorsPolicy
+from scoreserver.http.exchanges import ClientDisconnected, exchange_for
 from scoreserver.http.request_ids import SERVER_ID_HEADERS, RequestIds
 from scoreserver.logs import AccessLog, log_exception
 from scoreserver.metrics import RouteMeter
@@ -40,12 +40,10 @@ __all__ = [
     "MAX_URL_BYTES",
     "ROUTING_METHOD_MESSAGE",
     "RUN_FAILED_FALSE",
-    "ClientDisconnected",
     "Endpoint",
     "Handler",
     "RoutePolicy",
     "not_found",
-    "read_body",
     "url_too_long_message",
 ]
 
@@ -68,33 +66,6 @@ UNAUTHORIZED_MESSAGE = (
 )
 
 
-class ClientDisconnected(Exception):
-    """The client went away before its request was complete."""
-
-
-async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
-    """The whole request body; more than limit bytes is refused before or while it arrives."""
-    for name, declared in headers.raw:
-        if name == b"content-length" and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(_too_large_message(limit))
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            # The client hung up before sending the whole body: there is nobody to answer, and
-            # run() must not score a truncated input.
-            raise ClientDisconnected()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(_too_large_message(limit))
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 def _oversized(scope: Scope) -> ClientError | None:
     """A URL or header block beyond the limits, as the error to answer with."""
     if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
@@ -111,10 +82,6 @@ def url_too_long_message() -> str:
     return f"Request URL is longer than {MAX_URL_BYTES} bytes."
 
 
-def _too_large_message(limit: int) -> str:
-    return f"Request body is larger than the limit of {limit} bytes."
-
-
 @dataclass(frozen=True)
 class RoutePolicy:
     """What every route applies alike, fixed at start-up."""
@@ -123,9 +90,11 @@ class RoutePolicy:
     """The x-ms-server-version value, or None when that header is turned off."""
     max_body_bytes: int
     bearer_key: bytes | None = None
+    """The exact Authorization header value required, when a key is configured."""
     cors: CorsPolicy | None = None
     access_logger: AccessLog = field(default_factory=AccessLog)
-    """The exact Authorization header value required, when a key is configured."""
+    cycle: type | None = None
+    """uvicorn's request cycle, when routes can work on it directly (exchanges.cycle_type())."""
 
     def authorized(self, scope: Scope) -> bool:
         """Whether the request carries the configured bearer key (always, when none is set)."""
@@ -166,37 +135,38 @@ class Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
+        exchange = exchange_for(scope, receive, send, self.policy.cycle)
         method: str = scope["method"]
         start = time.perf_counter()
         if self.meter is not None:
             self.meter.enter()
         if method not in self.methods and not (method == "OPTIONS" and self.auto_options):
             response = self._error(MethodNotAllowedError.status_code, ROUTING_METHOD_MESSAGE)
-            await self._metered(response, method, start)(scope, receive, send)
+            await exchange.respond(self._metered(response, method, start))
             return
         headers = Headers(raw=scope["headers"])  # raw= shares the list; scope= would copy it
         oversized = _oversized(scope)
         if oversized is not None:
             response = self._error(oversized.status_code, oversized.message)
-            await self._metered(response, method, start)(scope, receive, send)
+            await exchange.respond(self._metered(response, method, start))
             return
         try:
             ids = RequestIds.from_raw(scope["headers"])
         except HeaderTooLargeError as exc:
             response = self._too_large(exc, method, headers)
-            await self._metered(response, method, start)(scope, receive, send)
+            await exchange.respond(self._metered(response, method, start))
             return
         if method == "OPTIONS" and self.auto_options:
             response = Response(b"", media_type="text/html", headers={"Allow": self._allow()})
             self._add_headers(response, ids.response_headers(), method, headers)
-            await self._metered(response, method, start)(scope, receive, send)
+            await exchange.respond(self._metered(response, method, start))
             return
         # The handler's response; any failure becomes a JSON error, never a stack trace. (Inline
         # rather than a method of its own: a coroutine layer costs time on every request.)
         try:
             if self.protected and not self.policy.authorized(scope):
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
-            body = await read_body(receive, headers, self.policy.max_body_bytes)
+            body = await exchange.body(headers, self.policy.max_body_bytes)
             response = await self.handler(IncomingRequest(scope, method, body, headers, ids))
         except ClientDisconnected:
             if self.meter is not None:
@@ -214,12 +184,13 @@ class Endpoint:
             self.meter.record(method, response.status_code, time.perf_counter() - start)
         # The access line goes out before the response's last byte: a client that reads the log
         # the moment its answer arrives finds the line there.
+        if self.access_log and isinstance(response, StreamingResponse):
+            logging_send = self._logging_at_end(exchange.send, scope, method, response, start)
+            await response(scope, exchange.receive, logging_send)
+            return
         if self.access_log:
-            if isinstance(response, StreamingResponse):
-                send = self._logging_at_end(send, scope, method, response, start)
-            else:
-                self._log_access(scope, method, response, start)
-        await response(scope, receive, send)
+            self._log_access(scope, method, response, start)
+        await exchange.respond(response)
 
     def _metered(self, response: Response, method: str, start: float) -> Response:
         """The response of a request answered before its handler ran, counted."""
