@@ -27,6 +27,7 @@ from scoreserver.script.entry_script import EntryScript, InputMode
 from scoreserver.script.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.script.outputs import (
     JSON_MEDIA_TYPE,
+    PreparedResponse,
     error_response,
     is_werkzeug_response,
     json_result,
@@ -47,13 +48,16 @@ __all__ = [
 logger = logging.getLogger("azmlinfsrv")
 
 _HEALTHY = b"Healthy"
+_HEALTHY_HEADERS = ((b"content-length", b"7"), (b"content-type", b"text/html; charset=utf-8"))
 RUN_FAILED = RUN_FAILED_HEADER.encode()
 EXEC_MS = b"x-ms-run-fn-exec-ms"
 
 
 async def liveness(request: IncomingRequest) -> Response:
     """GET / : the process is up and init() has finished."""
-    return Response(_HEALTHY, media_type="text/html")
+    # Prepared (Starlette's headers for this body, in its order): probes come often, and a
+    # prepared response leaves in one write (exchanges.py).
+    return PreparedResponse(200, _HEALTHY, list(_HEALTHY_HEADERS))
 
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
