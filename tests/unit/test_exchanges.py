@@ -58,6 +58,8 @@ REQUESTS = {
     "too long an id": request("POST", "/score", b"1", ("x-request-id: " + "i" * 101,)),
     "too large a body": request("POST", "/score", b"x" * 2048),
     "connection close": request("POST", "/score", b"1", ("connection: close",)),
+    "connection Close": request("POST", "/score", b"1", ("connection: Close",)),
+    "connection close, keep-alive": request("GET", "/", headers=("connection: keep-alive, close",)),
     "HTTP/1.0": request("POST", "/score", b"1", version="1.0"),
     "pipelined": request("POST", "/score", b"1") + request("GET", "/") + request("POST", "/score"),
     "v2 infer": request("POST", "/v2/models/model/infer", V2_BODY),

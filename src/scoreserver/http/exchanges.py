@@ -57,6 +57,7 @@ _CYCLE_ATTRIBUTES = frozenset(
     ]
 )
 _CYCLE_METHODS = ("receive", "send")
+_CLOSE = (b"connection", b"close")
 _FLOW_ATTRIBUTES = frozenset(["write_paused"])
 
 
@@ -131,17 +132,21 @@ class CycleExchange:
             return
         if cycle.disconnected:
             return  # as uvicorn's send(): nobody to write to
+        # uvicorn from 0.40 reads the request's Connection header into keep_alive; before, its
+        # send() answered a `connection: close` request header with the same and then closed.
+        keep_alive = cycle.keep_alive and _CLOSE not in self.scope["headers"]
         parts: list[bytes | memoryview] = [_status_line(response.status_code)]
         for name, value in chain(cycle.default_headers, response.raw_headers):
             parts += (name.lower(), b": ", value, b"\r\n")
-        parts.append(b"\r\n" if cycle.keep_alive else b"connection: close\r\n\r\n")
+        parts.append(b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
         parts.append(response.body)
         cycle.transport.write(b"".join(parts))
         # What uvicorn's send() records of a complete response, in its order.
+        cycle.keep_alive = keep_alive
         cycle.response_started = True
         cycle.response_complete = True
         cycle.message_event.set()
-        if not cycle.keep_alive:
+        if not keep_alive:
             cycle.transport.close()
         cycle.on_response()
 
