@@ -285,7 +285,9 @@ class Supervisor:
                 if _tended(ready, wake_read):
                     continue
                 owner = self._owner(ready)
-                if owner is None:
+                if owner is None or owner.ready:
+                    # Ready already: its report and its end came in the same wait (it died at
+                    # once), and its end is the supervising loop's to handle, as any other.
                     continue
                 outcome = self._read_status(owner)
                 if outcome is not None:
