@@ -12,21 +12,18 @@ import asyncio
 import re
 
 import pytest
-import uvicorn
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
-from uvicorn.server import ServerState
 
 from scoreserver.http.app import create_app
 from scoreserver.http.exchanges import AsgiExchange, CycleExchange, cycle_type, exchange_for
-from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol
 from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.processes.worker import load_script
 from scoreserver.script.batching import scorer_for
 from scoreserver.settings import load_settings
 from scoreserver.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import SCRIPTS
-from tests.unit.test_http_protocol import FakeTransport
+from tests.unit.test_http_protocol import connect
 
 V2_BODY = b'{"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1.5, 2]}]}'
 
@@ -74,23 +71,6 @@ _VARYING = re.compile(
     rb"(x-request-id|x-ms-request-id|x-ms-run-fn-exec-ms): [^\r]*|"
     rb'("request_id"|"id"): "[0-9a-f-]{36}"'
 )
-
-
-def connect(app: ASGIApp) -> tuple[JsonErrorsHttpToolsProtocol, FakeTransport]:
-    """The worker's protocol, configured as the worker configures uvicorn, on a recorded connection."""
-    config = uvicorn.Config(
-        app,
-        interface="asgi3",
-        proxy_headers=False,
-        lifespan="off",
-        log_config=None,
-        date_header=False,
-    )
-    config.load()
-    protocol = JsonErrorsHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
-    transport = FakeTransport()
-    protocol.connection_made(transport)
-    return protocol, transport
 
 
 async def serve(app: ASGIApp, raw: bytes) -> bytes:

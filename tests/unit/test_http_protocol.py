@@ -67,8 +67,16 @@ async def streamed(scope: Scope, receive: Receive, send: Send) -> None:
 def connect(
     app: ASGIApp, protocol_class: type[HttpToolsProtocol] = JsonErrorsHttpToolsProtocol
 ) -> tuple[HttpToolsProtocol, FakeTransport]:
-    """A protocol instance on a fake connection; call from inside the event loop."""
-    config = uvicorn.Config(app, lifespan="off", log_config=None, date_header=False)
+    """A protocol instance on a fake connection, uvicorn configured as the worker configures it
+    (less the date header); call from inside the event loop."""
+    config = uvicorn.Config(
+        app,
+        interface="asgi3",
+        proxy_headers=False,
+        lifespan="off",
+        log_config=None,
+        date_header=False,
+    )
     config.load()
     protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
     transport = FakeTransport()
