@@ -75,6 +75,31 @@ def test_model_metadata_comes_from_the_schema_decorators(schema_server: RunningS
     assert {"name": "result", "datatype": "FP64", "shape": [-1, 3]} in metadata["outputs"]
 
 
+def test_metadata_names_the_outputs_infer_answers_with() -> None:
+    # A DataFrame result is one output per column: the metadata says so, and a client that asks
+    # for the outputs it lists gets each with the datatype it lists.
+    with script_server("proto_frame_out.py") as server:
+        client = client_for(server)
+        metadata = client.get_model_metadata("model")
+        assert metadata["inputs"] == [{"name": "data", "datatype": "FP32", "shape": [-1, 2]}]
+        assert metadata["outputs"] == [
+            {"name": "score", "datatype": "FP64", "shape": [-1]},
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+            {"name": "rank", "datatype": "INT64", "shape": [-1]},
+        ]
+        data = np.array([[1.0, 2.0], [0.5, 0.5]], dtype=np.float32)
+        asked = [triton.InferRequestedOutput(o["name"]) for o in metadata["outputs"]]
+        result = client.infer("model", [tensor("data", data, "FP32")], outputs=asked)
+        answered = result.get_response()["outputs"]
+        assert [(o["name"], o["datatype"], o["shape"]) for o in answered] == [
+            ("score", "FP64", [2]),
+            ("label", "BYTES", [2]),
+            ("rank", "INT64", [2]),
+        ]
+        assert result.as_numpy("score").tolist() == [3.0, 1.0]
+        assert result.as_numpy("label").tolist() == [b"big", b"small"]
+
+
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_infer_with_numpy_parameter(schema_server: RunningServer, binary: bool) -> None:
     data = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scoreserver.errors import BadRequestError
-from scoreserver.protocols.tensors import datatype_of_dtype, output_tensors
+from scoreserver.protocols.tensors import datatype_of_dtype, output_tensors, shape_of
 
 __all__ = ["ModelSchema", "read_model_schema"]
 
@@ -60,8 +60,9 @@ class ModelSchema:
 
     inputs: dict[str, Any] = field(default_factory=dict)
     """Parameter name → inference-schema parameter type."""
-    output_example: Any = None
-    """The example of run()'s @output_schema (its JSON form), when it declares one."""
+    output_schema: Mapping[str, Any] | None = None
+    """run()'s @output_schema as inference-schema describes it (OpenAPI with an example): the
+    output's type itself is not kept by its decorator."""
 
     def convert(self, name: str, value: Any) -> Any:
         """The value as the parameter's type converts it; a value it rejects is the client's 400."""
@@ -85,16 +86,85 @@ class ModelSchema:
         return [_metadata(name, t) for name, t in self.inputs.items()]
 
     def output_metadata(self) -> list[dict[str, Any]]:
-        """The output as V2 metadata tensors, when run() declares one."""
-        if self.output_example is None:
+        """The outputs as V2 metadata tensors, named and typed as infer answers with them."""
+        schema = self.output_schema
+        if not schema or "example" not in schema:
             return []
+        example, form = schema["example"], schema.get("format", "")
+        if form == "numpy.ndarray":
+            shape = shape_of(example) if isinstance(example, list) else [1]
+            return [_tensor_metadata("output-0", _leaf_datatype(schema), shape)]
+        if isinstance(form, str) and form.startswith("pandas.DataFrame:"):
+            # infer answers a DataFrame with one output per column, whatever the orient.
+            try:
+                columns = _frame_columns(form.partition(":")[2], schema, example)
+            except (AttributeError, TypeError, IndexError, KeyError):  # a shape not foreseen
+                return []
+            return [_tensor_metadata(name, datatype, [1]) for name, datatype in columns]
         try:
-            tensors = output_tensors(self.output_example)
+            tensors = output_tensors(example)
         except (TypeError, ValueError):
             return []
+        return [_tensor_metadata(t.name, t.datatype, t.shape) for t in tensors]
+
+
+def _tensor_metadata(name: str, datatype: str, shape: list[int]) -> dict[str, Any]:
+    """A metadata tensor; the first dimension is the batch, any size (-1)."""
+    return {"name": name, "datatype": datatype, "shape": [-1, *shape[1:]]}
+
+
+_SIZED_INTEGERS = {f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)}
+
+
+def _leaf_datatype(schema: Any) -> str:
+    """The V2 datatype of an OpenAPI schema's elements (the items of its innermost array)."""
+    while isinstance(schema, Mapping) and schema.get("type") == "array":
+        schema = schema.get("items")
+    if not isinstance(schema, Mapping):
+        return "BYTES"
+    kind, form = schema.get("type"), schema.get("format")
+    if kind == "integer":
+        return form.upper() if form in _SIZED_INTEGERS else "INT64"
+    if kind == "number":
+        return "FP32" if form == "float" else "FP64"
+    return "BOOL" if kind == "boolean" else "BYTES"
+
+
+_TABLE_DATATYPES = {"integer": "INT64", "number": "FP64", "boolean": "BOOL"}
+"""pandas' table-schema field types that are not text."""
+
+
+def _frame_columns(orient: str, schema: Mapping[str, Any], example: Any) -> list[tuple[str, str]]:
+    """Each column of a DataFrame output and its datatype, read from its orient's schema or
+    example; none when the orient does not name the columns (values)."""
+    properties: Any = schema.get("properties") or {}
+    if orient == "records":
+        items = schema.get("items") or {}
+        return [(str(n), _leaf_datatype(s)) for n, s in (items.get("properties") or {}).items()]
+    if orient == "index" and properties:
+        row = next(iter(properties.values())).get("properties") or {}
+        return [(str(n), _leaf_datatype(s)) for n, s in row.items()]
+    if orient == "columns":
+        cells = {
+            n: next(iter((s.get("properties") or {None: {}}).values()))
+            for n, s in properties.items()
+        }
+        return [(str(n), _leaf_datatype(s)) for n, s in cells.items()]
+    if orient == "split" and isinstance(example, Mapping):
+        rows = example.get("data") or []
+        values = {
+            str(n): [row[j] for row in rows] for j, n in enumerate(example.get("columns", []))
+        }
+        return [(t.name, t.datatype) for t in output_tensors(values)]
+    if orient == "table" and isinstance(example, Mapping):
+        table = example.get("schema") or {}
+        index = set(table.get("primaryKey") or [])
         return [
-            {"name": t.name, "datatype": t.datatype, "shape": [-1, *t.shape[1:]]} for t in tensors
+            (str(f["name"]), _TABLE_DATATYPES.get(f.get("type"), "BYTES"))
+            for f in table.get("fields") or []
+            if f.get("name") not in index
         ]
+    return []
 
 
 def _unwrapped(param_type: Any, value: Any) -> Any:
@@ -171,7 +241,7 @@ def read_model_schema(run: Callable[..., Any]) -> ModelSchema:
         if isinstance(param_type, AbstractParameterType) and isinstance(name, str):
             inputs.setdefault(name, param_type)
     try:
-        example = schema_util.get_output_schema(run).get("example")
+        output = schema_util.get_output_schema(run)
     except Exception:  # an undecorated run(), or a schema this version cannot read
-        example = None
-    return ModelSchema(inputs, example)
+        output = None
+    return ModelSchema(inputs, output if isinstance(output, Mapping) else None)

@@ -28,6 +28,7 @@ __all__ = [
     "json_input",
     "output_tensors",
     "pack_binary",
+    "shape_of",
 ]
 
 DATATYPES: dict[str, str] = {
@@ -269,7 +270,7 @@ def _tensor(name: str, value: Any) -> OutputTensor:
     """One output from a list, an array, a pandas Series or a scalar."""
     # Lists first: asking a list for an array's attributes costs an AttributeError each.
     if isinstance(value, (list, tuple)):
-        shape = _shape_of(value)
+        shape = shape_of(value)
         walked = _row_major(value, shape)
         if walked is None:  # ragged, or rows of a list subclass: the general walk decides
             flat = _flatten(value)
@@ -309,7 +310,7 @@ def _typed(name: str, shape: list[int], flat: list[Any], kinds: set[type]) -> Ou
     )
 
 
-def _shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
+def shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
     """The shape of nested lists, read along their first elements."""
     shape = []
     level: Any = value
