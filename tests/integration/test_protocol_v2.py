@@ -186,6 +186,7 @@ def test_non_finite_inputs_reach_run_data_as_json_writes_them(plain_server: Runn
         ("strings", "output-0", "BYTES", np.array([b"cat", b"dog"], dtype=object)),
         ("nested", "output-0", "INT64", np.array([[1, 2], [3, 4]])),
         ("mixed", "output-0", "FP64", np.array([1.0, 2.5])),
+        ("big_ints", "output-0", "UINT64", np.array([2**64 - 1, 0], dtype=np.uint64)),
         ("scalar", "output-0", "INT64", np.array([7])),
         ("text", "output-0", "BYTES", np.array([b"hello"], dtype=object)),
         ("json_text", "scores", "FP64", np.array([0.1, 0.9])),
@@ -247,12 +248,16 @@ def test_unknown_requested_output_is_a_400(results_server: RunningServer) -> Non
     assert "'labels'" in caught.value.message() and "nope" in caught.value.message()
 
 
+@pytest.mark.parametrize("kind", ["ragged", "huge_ints"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_result_that_is_no_tensor_is_a_500_in_the_protocols_format(
-    results_server: RunningServer,
+    results_server: RunningServer, kind: str, binary: bool
 ) -> None:
     with pytest.raises(InferenceServerException) as caught:
         client_for(results_server).infer(
-            "model", [tensor("data", np.array([b"ragged"], dtype=object), "BYTES")]
+            "model",
+            [tensor("data", np.array([kind.encode()], dtype=object), "BYTES")],
+            outputs=[triton.InferRequestedOutput("output-0", binary_data=binary)],
         )
     assert caught.value.status() == "500"
     assert "cannot be expressed" in caught.value.message()

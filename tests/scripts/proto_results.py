@@ -16,6 +16,8 @@ RESULTS = {
     "strings": lambda: ["cat", "dog"],
     "nested": lambda: [[1, 2], [3, 4]],
     "mixed": lambda: [1, 2.5],
+    "big_ints": lambda: [2**64 - 1, 0],
+    "huge_ints": lambda: [2**70],
     "scalar": lambda: 7,
     "float": lambda: 0.25,
     "text": lambda: "hello",

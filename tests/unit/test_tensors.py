@@ -128,6 +128,8 @@ def one(value: Any) -> OutputTensor:
         ([[np.float32(0.5)]], "BYTES", [1, 1], ["0.5"]),
         ([[1, 2], _Row([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
         ([1, 2.5], "FP64", [2], [1, 2.5]),
+        ([-(2**63), 2**63 - 1], "INT64", [2], [-(2**63), 2**63 - 1]),
+        ([2**64 - 1, 0], "UINT64", [2], [2**64 - 1, 0]),
         ([True, False], "BOOL", [2], [True, False]),
         (["x", 1], "BYTES", [2], ["x", "1"]),
         ([{"a": 1}], "BYTES", [1], ['{"a": 1}']),
@@ -180,6 +182,13 @@ def test_binary_packing_round_trips_through_numpy() -> None:
     assert words == struct.pack("<I", 2) + "é".encode() + struct.pack("<I", 2) + b"ab"
 
 
+def test_integers_beyond_64_bits_are_no_tensor() -> None:
+    with pytest.raises(ValueError, match="beyond INT64 and UINT64"):
+        one([2**70])
+    with pytest.raises(ValueError, match="beyond INT64 and UINT64"):
+        one([-1, 2**64 - 1])
+
+
 def test_values_beyond_their_datatype_cannot_be_packed() -> None:
-    with pytest.raises(ValueError, match="INT64"):
-        pack_binary(one([2**70]))
+    with pytest.raises(ValueError, match="does not fit INT8"):
+        pack_binary(OutputTensor("x", [1], "INT8", [300]))

@@ -98,7 +98,7 @@ class ModelSchema:
             # infer answers a DataFrame with one output per column, whatever the orient.
             try:
                 columns = _frame_columns(form.partition(":")[2], schema, example)
-            except (AttributeError, TypeError, IndexError, KeyError):  # a shape not foreseen
+            except (AttributeError, TypeError, IndexError, KeyError, ValueError):  # unforeseen
                 return []
             return [_tensor_metadata(name, datatype, [1]) for name, datatype in columns]
         try:

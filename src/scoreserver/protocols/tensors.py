@@ -305,9 +305,24 @@ def _row_major(value: list[Any] | tuple[Any, ...], shape: list[int]) -> _Walked 
 def _typed(name: str, shape: list[int], flat: list[Any], kinds: set[type]) -> OutputTensor:
     """Plain values as a tensor of the datatype they all fit; anything else is text (BYTES)."""
     datatype = _datatype_of(kinds)
+    if datatype == "INT64" and flat and kinds == {int}:
+        datatype = _integer_datatype(name, min(flat), max(flat))
     return OutputTensor(
         name, shape, datatype, [_text(v) for v in flat] if datatype == "BYTES" else flat
     )
+
+
+_INT64 = range(-(2**63), 2**63)
+_UINT64 = range(2**64)
+
+
+def _integer_datatype(name: str, lowest: int, highest: int) -> str:
+    """INT64 for Python ints that fit it, UINT64 for larger ones that fit that; else no tensor."""
+    if lowest in _INT64 and highest in _INT64:
+        return "INT64"
+    if lowest in _UINT64 and highest in _UINT64:
+        return "UINT64"
+    raise ValueError(f"output {name!r} holds integers beyond INT64 and UINT64")
 
 
 def shape_of(value: list[Any] | tuple[Any, ...]) -> list[int]:
