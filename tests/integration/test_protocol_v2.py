@@ -187,6 +187,8 @@ def test_non_finite_inputs_reach_run_data_as_json_writes_them(plain_server: Runn
         ("nested", "output-0", "INT64", np.array([[1, 2], [3, 4]])),
         ("mixed", "output-0", "FP64", np.array([1.0, 2.5])),
         ("big_ints", "output-0", "UINT64", np.array([2**64 - 1, 0], dtype=np.uint64)),
+        ("array_rows", "output-0", "INT64", np.array([[1, 2], [3, 4]])),
+        ("numpy_scalars", "output-0", "FP32", np.array([0.5, 1.5], dtype=np.float32)),
         ("scalar", "output-0", "INT64", np.array([7])),
         ("text", "output-0", "BYTES", np.array([b"hello"], dtype=object)),
         ("json_text", "scores", "FP64", np.array([0.1, 0.9])),

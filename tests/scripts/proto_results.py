@@ -17,6 +17,8 @@ RESULTS = {
     "nested": lambda: [[1, 2], [3, 4]],
     "mixed": lambda: [1, 2.5],
     "big_ints": lambda: [2**64 - 1, 0],
+    "array_rows": lambda: [np.array([1, 2]), np.array([3, 4])],
+    "numpy_scalars": lambda: list(np.array([0.5, 1.5], dtype=np.float32)),
     "huge_ints": lambda: [2**70],
     "scalar": lambda: 7,
     "float": lambda: 0.25,

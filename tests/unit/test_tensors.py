@@ -125,7 +125,12 @@ def one(value: Any) -> OutputTensor:
         ([[[1], [2]], [[3], [4]]], "INT64", [2, 2, 1], [1, 2, 3, 4]),
         ([[], []], "FP64", [2, 0], []),
         ([[np.float64(0.5)], [np.float64(2)]], "FP64", [2, 1], [0.5, 2.0]),
-        ([[np.float32(0.5)]], "BYTES", [1, 1], ["0.5"]),
+        ([[np.float32(0.5)]], "FP32", [1, 1], [0.5]),
+        ([np.int64(1), 2], "INT64", [2], [1, 2]),
+        ([np.bool_(True), np.bool_(False)], "BOOL", [2], [True, False]),
+        ([np.array([1, 2]), np.array([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
+        ((np.array([0.5], dtype=np.float32),), "FP32", [1, 1], [0.5]),
+        ([np.str_("a"), "b"], "BYTES", [2], ["a", "b"]),
         ([[1, 2], _Row([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
         ([1, 2.5], "FP64", [2], [1, 2.5]),
         ([-(2**63), 2**63 - 1], "INT64", [2], [-(2**63), 2**63 - 1]),
@@ -173,6 +178,8 @@ def test_ragged_lists_are_not_tensors() -> None:
         output_tensors([[1, 2], 3])
     with pytest.raises(ValueError, match="ragged"):
         output_tensors([[], [[]]])
+    with pytest.raises(ValueError, match="ragged"):
+        output_tensors([np.array([1, 2]), np.array([3])])
 
 
 def test_binary_packing_round_trips_through_numpy() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Annotated, Any, Optional
@@ -277,7 +278,11 @@ def _tensor(name: str, value: Any) -> OutputTensor:
             if len(flat) != math.prod(shape) or _ragged(value, shape):
                 raise ValueError(f"run() returned ragged nested lists for output {name!r}")
             walked = flat, set(map(type, flat))
-        return _typed(name, shape, *walked)
+        if walked[1] <= _PLAIN or not any(k.__module__ == "numpy" for k in walked[1]):
+            return _typed(name, shape, *walked)
+        # numpy arrays or scalars in lists (`[model.predict(x)]`, `list(array)`): typed as
+        # numpy types the whole, not as their text.
+        value = _as_array(name, value)
     if hasattr(value, "to_numpy") and type(value).__module__.startswith("pandas"):
         value = value.to_numpy()
     if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "tolist"):
@@ -288,6 +293,18 @@ def _tensor(name: str, value: Any) -> OutputTensor:
             flat = [_text(v) for v in flat]
         return OutputTensor(name, shape, datatype, flat)
     return _typed(name, [1], [value], {type(value)})
+
+
+_PLAIN = frozenset({int, float, bool, str})
+
+
+def _as_array(name: str, value: list[Any] | tuple[Any, ...]) -> Any:
+    """Lists holding numpy values as one numpy array (numpy is imported: they came from it)."""
+    numpy = sys.modules["numpy"]
+    try:
+        return numpy.asarray(value)
+    except ValueError as exc:  # numpy refuses ragged rows
+        raise ValueError(f"run() returned ragged nested lists for output {name!r}") from exc
 
 
 def _row_major(value: list[Any] | tuple[Any, ...], shape: list[int]) -> _Walked | None:
