@@ -56,6 +56,8 @@ def test_body_and_content_type_reach_run_as_on_score(raw: RunningServer) -> None
         ("strings", "cat\ndog\n"),
         ("int32", "0,1,2\n3,4,5\n"),
         ("dataframe", "1,0.5\n2,1.5\n"),
+        ("array_rows", "1,2\n3,4\n"),
+        ("numpy_scalars", "0.5\n1.5\n"),
     ],
 )
 def test_accept_text_csv_answers_tables_in_csv(results: RunningServer, kind: str, csv: str) -> None:

@@ -35,18 +35,33 @@ def _accepted(accept: str | None) -> list[str]:
 
 def _rows(value: Any) -> list[list[Any]] | None:
     """The result as table rows, if it is one (lists of lists, a vector, an array, a DataFrame)."""
-    module = type(value).__module__.partition(".")[0]
-    if module == "pandas" and hasattr(value, "columns"):
+    if _library(value) == "pandas" and hasattr(value, "columns"):
         return [list(row) for row in value.itertuples(index=False)]
-    if module in ("numpy", "pandas") and hasattr(value, "tolist"):
-        value = value.tolist()
+    value = _plain(value)
     if not isinstance(value, list):
         return None
-    if all(isinstance(row, list) for row in value):
-        return value
-    if any(isinstance(item, (dict, list)) for item in value):
+    items = [_plain(item) for item in value]  # rows that are arrays: `[model.predict(x), ...]`
+    if all(isinstance(row, list) for row in items):
+        return items
+    if any(isinstance(item, (dict, list)) for item in items):
         return None
-    return [[item] for item in value]
+    return [[item] for item in items]
+
+
+def _library(value: Any) -> str:
+    return type(value).__module__.partition(".")[0]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy or pandas value as Python lists and numbers; anything else as it is."""
+    return (
+        value.tolist()
+        if _library(value) in _ARRAY_LIBRARIES and hasattr(value, "tolist")
+        else value
+    )
+
+
+_ARRAY_LIBRARIES = frozenset({"numpy", "pandas"})
 
 
 def _csv(rows: list[list[Any]]) -> bytes:
