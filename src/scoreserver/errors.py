@@ -146,6 +146,11 @@ class PayloadTooLargeError(ClientError):
 
     status_code = 413
 
+    @classmethod
+    def over(cls, limit: int) -> PayloadTooLargeError:
+        """The error for a body of more than limit bytes."""
+        return cls(f"Request body is larger than the limit of {limit} bytes.")
+
 
 class URITooLongError(ClientError):
     """The request URL is longer than the limit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from collections.abc import Iterator
@@ -159,6 +160,40 @@ def test_undecorated_azure_ml_script_works_unchanged(plain_server: RunningServer
     result = client_for(plain_server).infer("model", [tensor("data", rows, "INT64")])
     np.testing.assert_array_equal(result.as_numpy("output-0"), [6, 15])
     assert result.as_numpy("output-0").dtype == np.int64
+
+
+@pytest.mark.parametrize("compression", ["gzip", "deflate"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_requests_the_client_compresses_are_read(
+    plain_server: RunningServer, compression: str, binary: bool
+) -> None:
+    rows = np.array([[1.5, 2.5], [3.0, 4.0]])
+    result = client_for(plain_server).infer(
+        "model",
+        [tensor("data", rows, "FP64", binary)],
+        request_compression_algorithm=compression,
+        response_compression_algorithm=compression,
+    )
+    np.testing.assert_array_equal(result.as_numpy("output-0"), [4.0, 7.0])
+
+
+def test_compressed_bodies_that_cannot_be_read_get_the_protocols_errors(
+    plain_server: RunningServer,
+) -> None:
+    url = plain_server.url + "/v2/models/model/infer"
+    body = json.dumps(ONE_ROW_V2).encode()
+    cases = [
+        ("br", body, 415, "'br' is not supported"),
+        ("gzip", body, 400, "not valid gzip data"),
+        ("gzip", gzip.compress(body)[:-6], 400, "not valid gzip data"),
+        # A 100 KiB body that would inflate past the 100 MiB limit.
+        ("gzip", gzip.compress(b" " * (101 << 20), compresslevel=1), 413, "limit of 104857600"),
+    ]
+    for encoding, content, status, message in cases:
+        response = httpx.post(url, content=content, headers={"Content-Encoding": encoding})
+        assert response.status_code == status, (encoding, response.text)
+        assert message in response.json()["error"]
+    assert httpx.post(url, json=ONE_ROW_V2).status_code == 200
 
 
 def test_non_finite_inputs_reach_run_data_as_json_writes_them(plain_server: RunningServer) -> None:

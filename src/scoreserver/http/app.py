@@ -100,6 +100,7 @@ def protocol_routes(
                     access_log=not route.probe,
                     protected=not route.probe,
                     error_format=handlers.error,
+                    decodes_content=route.compressed_bodies,
                 ),
             )
         if protocol.prefix is not None:

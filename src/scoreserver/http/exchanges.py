@@ -116,7 +116,7 @@ class CycleExchange:
             return await read_body(self.receive, headers, limit)
         body = bytes(cycle.body)
         if len(body) > limit:
-            raise PayloadTooLargeError(_too_large_message(limit))
+            raise PayloadTooLargeError.over(limit)
         return body
 
     async def respond(self, response: Response) -> None:
@@ -191,7 +191,7 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     """The whole request body; more than limit bytes is refused before or while it arrives."""
     for name, declared in headers.raw:
         if name == b"content-length" and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(_too_large_message(limit))
+            raise PayloadTooLargeError.over(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -203,12 +203,8 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLargeError(_too_large_message(limit))
+            raise PayloadTooLargeError.over(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _too_large_message(limit: int) -> str:
-    return f"Request body is larger than the limit of {limit} bytes."

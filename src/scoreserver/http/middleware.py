@@ -26,6 +26,7 @@ from scoreserver.errors import (
     UnauthorizedError,
     URITooLongError,
 )
+from scoreserver.http.content_encoding import decoded_body
 from scoreserver.http.cors import CorsPolicy
 from scoreserver.http.exchanges import ClientDisconnected, exchange_for
 from scoreserver.http.request_ids import SERVER_ID_HEADERS, RequestIds
@@ -132,6 +133,8 @@ class Endpoint:
     """The route's protocol's error response; None is the JSON {"message": ...} of /score."""
     meter: RouteMeter | None = None
     """Counts the route's requests for /metrics (none when metrics are off)."""
+    decodes_content: bool = False
+    """Decodes a body sent gzip- or deflate-encoded before the handler reads it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
@@ -167,6 +170,8 @@ class Endpoint:
             if self.protected and not self.policy.authorized(scope):
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
             body = await exchange.body(headers, self.policy.max_body_bytes)
+            if self.decodes_content:
+                body = decoded_body(body, headers, self.policy.max_body_bytes)
             response = await self.handler(IncomingRequest(scope, method, body, headers, ids))
         except ClientDisconnected:
             if self.meter is not None:

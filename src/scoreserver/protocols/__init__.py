@@ -34,6 +34,8 @@ class Route:
     """How the banner names it."""
     probe: bool = False
     """A health probe: no access line, no bearer key (as GET /)."""
+    compressed_bodies: bool = False
+    """Takes request bodies sent gzip- or deflate-encoded (Content-Encoding), as Triton does."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,10 @@ PROTOCOLS: tuple[Protocol, ...] = (
             Route("/v2", ("GET",), "server_metadata", "V2 Server:"),
             Route(_V2_MODEL, ("GET",), "model_metadata", "V2 Metadata:"),
             Route(_V2_MODEL + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
-            Route(_V2_MODEL + "/infer", ("POST",), "infer", "V2 Infer:"),
+            Route(_V2_MODEL + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
             Route(_V2_VERSION, ("GET",), "model_metadata", "V2 Metadata:"),
             Route(_V2_VERSION + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
-            Route(_V2_VERSION + "/infer", ("POST",), "infer", "V2 Infer:"),
+            Route(_V2_VERSION + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
         ),
         prefix="/v2/",
     ),

@@ -1,0 +1,72 @@
+"""Request bodies sent compressed (`Content-Encoding: gzip` or `deflate`), for the routes whose
+protocol allows it: the Triton client compresses V2 inference requests when asked to.
+
+The body limit applies to the decoded body too, checked while decoding: a small compressed body
+cannot make the worker inflate more than the limit.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.datastructures import Headers
+
+from scoreserver.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+__all__ = ["decoded_body"]
+
+_GZIP = 16 + zlib.MAX_WBITS
+_ZLIB = zlib.MAX_WBITS
+_RAW_DEFLATE = -zlib.MAX_WBITS
+
+_FORMATS: dict[str, tuple[int, ...]] = {
+    "gzip": (_GZIP,),
+    "x-gzip": (_GZIP,),
+    # HTTP's deflate is zlib's format; some clients send bare deflate data instead.
+    "deflate": (_ZLIB, _RAW_DEFLATE),
+}
+
+
+def decoded_body(body: bytes, headers: Headers, limit: int) -> bytes:
+    """The body as sent before its Content-Encoding (gzip, deflate or identity) was applied."""
+    encoding = headers.get("content-encoding")
+    if encoding is None:
+        return body
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    formats = _FORMATS.get(encoding)
+    if formats is None:
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding {encoding!r} is not supported; send the body as it is, or "
+            f"compressed with gzip or deflate."
+        )
+    for wbits in formats[:-1]:
+        try:
+            return _inflate(body, wbits, limit)
+        except zlib.error:
+            continue
+    try:
+        return _inflate(body, formats[-1], limit)
+    except zlib.error as exc:
+        raise BadRequestError(
+            f"The request body is not valid {encoding} data (Content-Encoding: {encoding}): {exc}"
+        ) from exc
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """data inflated, member after member; more than limit bytes is a 413 before it is made."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        part = inflater.decompress(data, limit + 1 - size)
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLargeError.over(limit)
+        parts.append(part)
+        if not inflater.eof:
+            raise zlib.error("the compressed data ends early")
+        data = inflater.unused_data
+        if not data:
+            return b"".join(parts)
