@@ -28,12 +28,13 @@ from scoreserver.protocols.tensors import (
     output_tensors,
     pack_binary,
 )
-from scoreserver.script.inputs import IncomingRequest, RunArguments
+from scoreserver.script.inputs import IncomingRequest, RunArguments, raw_header
 from scoreserver.script.outputs import PreparedResponse
 
 __all__ = ["V2Handlers", "handlers"]
 
 HEADER_LENGTH = "inference-header-content-length"
+_HEADER_LENGTH_KEY = HEADER_LENGTH.encode()
 EXTENSIONS = ["binary_tensor_data"]
 
 
@@ -62,10 +63,10 @@ class _InferRequest:
     """A parsed inference request: its inputs, and how each output is to be sent."""
 
     def __init__(self, request: IncomingRequest) -> None:
-        declared = request.headers.get(HEADER_LENGTH)
+        declared = raw_header(request.headers, _HEADER_LENGTH_KEY)
         if declared is None and request.body and self._read_json(request.body):
             return
-        self._read(request.body, declared)
+        self._read(request.body, None if declared is None else declared.decode("latin-1"))
 
     def _read_json(self, body: bytes) -> bool:
         """Read a request whose structure msgspec checks while reading it (most requests);
