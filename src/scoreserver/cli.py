@@ -261,6 +261,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
     if not settings.model_dir:
         notes.append("The environment variable 'AZUREML_MODEL_DIR' has not been set.")
         notes.append("Use the --model_dir command line argument to set it.")
+        if settings.vertex_storage_uri:  # set, but not a local directory (those are model_dir)
+            notes.append(
+                f"AIP_STORAGE_URI ({settings.vertex_storage_uri}) is not a local directory: "
+                "copy the model from it in init() (gs://: google-cloud-storage), or give "
+                "--model_dir."
+            )
     settings = _checked_appinsights(settings, notes)
     if settings.reload and importlib.util.find_spec("watchfiles") is None:
         logger.error("--reload needs watchfiles: pip install 'scoreserver[reload]'.")

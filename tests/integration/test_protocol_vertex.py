@@ -44,3 +44,23 @@ def test_vertex_routes_port_and_model_directory(vertex: tuple[RunningServer, Pat
     bad = httpx.post(server.url + PREDICT, json={"instance": []})
     assert bad.status_code == 400
     assert '{"instances": [...]}' in bad.json()["error"]
+
+
+def test_storage_uri_in_the_cloud_is_named_at_start() -> None:
+    # Vertex AI hands most containers a gs:// URI, which the server cannot read as a directory:
+    # it says so at start, and serves without a model directory.
+    port = free_port()
+    env = {
+        "AIP_HTTP_PORT": str(port),
+        "AIP_HEALTH_ROUTE": HEALTH,
+        "AIP_PREDICT_ROUTE": PREDICT,
+        "AIP_STORAGE_URI": "gs://bucket/models/iris",
+    }
+    with serving_default_port(
+        ["--entry_script", str(SCRIPTS / "proto_plain.py")], env=env, port=port
+    ) as server:
+        response = httpx.post(server.url + PREDICT, json={"instances": [[1, 2]]})
+        assert response.json() == {"predictions": [3]}
+        output = server.output()
+    assert "AIP_STORAGE_URI (gs://bucket/models/iris) is not a local directory" in output
+    assert "Model Directory: None" in output
