@@ -93,6 +93,7 @@ def test_dataframe_parameter_from_records_or_rows(
         (b'{"instances": 3}', "must be a list"),
         (b'{"rows": []}', '{"instances": [...]}'),
         (b'{"instances": [], "inputs": []}', '{"instances": [...]}'),
+        (b'{"instances": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested too deeply"),
     ],
 )
 def test_requests_the_mapping_cannot_serve_are_400s(

@@ -339,6 +339,15 @@ def test_nan_goes_as_binary_data_but_not_as_json(results_server: RunningServer) 
             "binary_data_size",
         ),
         (b"{}", {"Inference-Header-Content-Length": "99"}, "Inference-Header-Content-Length"),
+        (
+            b'{"inputs": [{"name": "d", "shape": [1], "datatype": "INT64", "data": '
+            + b"[" * 20_000
+            + b"1"
+            + b"]" * 20_000
+            + b"}]}",
+            {},
+            "nested too deeply",
+        ),
     ],
 )
 def test_malformed_requests_get_the_protocols_400(

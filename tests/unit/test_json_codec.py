@@ -62,3 +62,14 @@ def test_values_msgspec_refuses_are_written_by_json() -> None:
     assert dumps_text({"a": None}) == '{"a": null}'
     assert dumps_text(["\ud800"]) == '["\\ud800"]'
     assert loads(b'["\\ud800"]') == ["\ud800"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    # msgspec's reader, then json's (which alone reads NaN)
+    ["[" * 100_000 + "]" * 100_000, "[NaN, " + "[" * 100_000 + "]" * 100_000 + "]"],
+)
+def test_json_nested_too_deeply_is_a_value_error(text: str) -> None:
+    # Both readers recurse per level; the callers answer a ValueError with the client's 400.
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads(text)

@@ -25,11 +25,15 @@ _encode_strict = json.JSONEncoder(allow_nan=False).encode
 
 
 def loads(body: bytes | str) -> Any:
-    """The JSON text's value; text that is not JSON raises json's ValueError."""
+    """The JSON text's value; text that is not JSON, or nested too deeply to read, raises
+    ValueError (json's own where it says what is wrong)."""
     try:
-        return _decode(body)
-    except msgspec.DecodeError:
-        return json.loads(body)
+        try:
+            return _decode(body)
+        except msgspec.DecodeError:
+            return json.loads(body)
+    except RecursionError as exc:  # both readers recurse, one level per array or object
+        raise ValueError("JSON nested too deeply for the server to parse") from exc
 
 
 def _fast(value: Any) -> bytes | None:

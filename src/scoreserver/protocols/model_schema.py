@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoreserver.errors import BadRequestError
+from scoreserver.protocols.json_codec import loads
 from scoreserver.protocols.tensors import datatype_of_dtype, output_tensors, shape_of
 
 __all__ = ["ModelSchema", "read_model_schema"]
@@ -177,8 +178,8 @@ def _unwrapped(param_type: Any, value: Any) -> Any:
         return value[0]
     if isinstance(sample, (dict, list)) and isinstance(value[0], str):
         try:
-            return json.loads(value[0])
-        except ValueError:
+            return loads(value[0])
+        except ValueError:  # not JSON (or nested too deeply): the schema judges the text
             return value
     return value
 

@@ -73,7 +73,7 @@ class _InferRequest:
         False if it needs _read, which reads anything and says what is wrong."""
         try:
             wire = _read_json_request(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return False
         inputs = []
         for raw in wire.inputs:
