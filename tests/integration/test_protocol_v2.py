@@ -196,6 +196,27 @@ def test_compressed_bodies_that_cannot_be_read_get_the_protocols_errors(
     assert httpx.post(url, json=ONE_ROW_V2).status_code == 200
 
 
+def test_triton_extensions_not_offered_are_400s_not_ignored(plain_server: RunningServer) -> None:
+    # Answered without them, the client would read a shared-memory region nobody wrote, or take
+    # run()'s values for "score:index" classes.
+    client = client_for(plain_server)
+    rows = tensor("data", np.array([[1.0, 2.0]]), "FP64")
+    in_memory = triton.InferInput("data", [1, 2], "FP64")
+    in_memory.set_shared_memory("inputs", 16)
+    classes = triton.InferRequestedOutput("output-0", class_count=3)
+    into_memory = triton.InferRequestedOutput("output-0")
+    into_memory.set_shared_memory("outputs", 8)
+    for inputs, outputs, words in [
+        ([in_memory], None, "Input 'data' refers to shared-memory region 'inputs'"),
+        ([rows], [classes], "top 3 classes"),
+        ([rows], [into_memory], "shared-memory region 'outputs'"),
+    ]:
+        with pytest.raises(InferenceServerException) as caught:
+            client.infer("model", inputs, outputs=outputs)
+        assert caught.value.status() == "400"
+        assert words in caught.value.message()
+
+
 def test_non_finite_inputs_reach_run_data_as_json_writes_them(plain_server: RunningServer) -> None:
     rows = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.inf]])
     binary = client_for(plain_server).infer("model", [tensor("data", rows, "FP64")])

@@ -126,6 +126,12 @@ def decode_input(raw: Any, binary: memoryview | None, offset: int) -> tuple[Inpu
         flat = _unpack(name, datatype, math.prod(shape), binary[offset : offset + size])
         offset += size
         return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters), offset
+    region = parameters.get("shared_memory_region")
+    if region is not None:
+        raise BadRequestError(
+            f"Input {name!r} refers to shared-memory region {region!r}; this server reads tensor "
+            "data from the request (JSON or binary data), not from shared memory."
+        )
     if "data" not in raw:
         raise BadRequestError(
             f"Input {name!r} has neither 'data' nor a 'binary_data_size' parameter."

@@ -138,7 +138,10 @@ class _InferRequest:
     def _binary(self, output: dict[str, Any]) -> bool:
         """Whether a requested output goes as binary data (its own say, else the request's)."""
         parameters = output.get("parameters")
-        if isinstance(parameters, dict) and "binary_data" in parameters:
+        if not isinstance(parameters, dict):
+            return self.binary_outputs
+        _refuse_triton_only(output["name"], parameters)
+        if "binary_data" in parameters:
             return bool(parameters["binary_data"])
         return self.binary_outputs
 
@@ -171,6 +174,23 @@ class _InferRequest:
                 f"{sorted(by_name) or '(none)'}."
             )
         return [(by_name[n], binary) for n, binary in self.requested.items()]
+
+
+def _refuse_triton_only(name: str, parameters: dict[str, Any]) -> None:
+    """A 400 for an output asked of Triton's extensions this server does not offer: answered
+    without them, the client would read a shared-memory region nobody wrote, or take values for
+    classes."""
+    region = parameters.get("shared_memory_region")
+    if region is not None:
+        raise BadRequestError(
+            f"Output {name!r} asks to be written to shared-memory region {region!r}; this server "
+            "sends outputs in the response (JSON or binary data): ask for it without shared memory."
+        )
+    if parameters.get("classification"):
+        raise BadRequestError(
+            f"Output {name!r} asks for the top {parameters['classification']!r} classes (Triton's "
+            "classification extension); this server sends run()'s values: ask without class_count."
+        )
 
 
 class V2Handlers:
