@@ -16,4 +16,6 @@ def init():
 def run(data):
     total = data.sum(axis=1).astype(np.float64)
     labels = ["big" if t > 2 else "small" for t in total]
-    return pd.DataFrame({"score": total, "label": labels, "rank": np.arange(len(total))})
+    return pd.DataFrame(
+        {"score": total, "label": labels, "rank": np.arange(len(total), dtype=np.int64)}
+    )

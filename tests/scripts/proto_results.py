@@ -17,7 +17,7 @@ RESULTS = {
     "nested": lambda: [[1, 2], [3, 4]],
     "mixed": lambda: [1, 2.5],
     "big_ints": lambda: [2**64 - 1, 0],
-    "array_rows": lambda: [np.array([1, 2]), np.array([3, 4])],
+    "array_rows": lambda: [np.array([1, 2], np.int64), np.array([3, 4], np.int64)],
     "numpy_scalars": lambda: list(np.array([0.5, 1.5], dtype=np.float32)),
     "huge_ints": lambda: [2**70],
     "scalar": lambda: 7,

@@ -128,7 +128,7 @@ def one(value: Any) -> OutputTensor:
         ([[np.float32(0.5)]], "FP32", [1, 1], [0.5]),
         ([np.int64(1), 2], "INT64", [2], [1, 2]),
         ([np.bool_(True), np.bool_(False)], "BOOL", [2], [True, False]),
-        ([np.array([1, 2]), np.array([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
+        ([np.array([1, 2], np.int64), np.array([3, 4], np.int64)], "INT64", [2, 2], [1, 2, 3, 4]),
         ((np.array([0.5], dtype=np.float32),), "FP32", [1, 1], [0.5]),
         ([np.str_("a"), "b"], "BYTES", [2], ["a", "b"]),
         ([[1, 2], _Row([3, 4])], "INT64", [2, 2], [1, 2, 3, 4]),
