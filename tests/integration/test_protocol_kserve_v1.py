@@ -85,6 +85,13 @@ def test_dataframe_parameter_from_records_or_rows(
     assert response.json() == {"predictions": [{"total": [3.0, 7.0], "kind": "DataFrame"}]}
 
 
+def test_a_rejected_dataframe_is_shown_its_sample_as_records(frame: RunningServer) -> None:
+    response = httpx.post(frame.url + "/v1/models/model:predict", json={"instances": [[1.0]]})
+    assert response.status_code == 400
+    # The sample as the records the client could send, not pandas' printed table.
+    assert 'as [{"a": 1.0, "b": 2.0}])' in response.json()["error"]
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [

@@ -201,6 +201,8 @@ def _is_standard(param_type: Any) -> bool:
 
 def _example(param_type: Any) -> str:
     sample: Any = getattr(param_type, "sample_input", None)
+    if hasattr(sample, "columns") and hasattr(sample, "to_dict"):  # a DataFrame: its records
+        sample = sample.to_dict(orient="records")
     try:
         text = json.dumps(sample.tolist() if hasattr(sample, "tolist") else sample, default=str)
     except (TypeError, ValueError):
