@@ -66,6 +66,21 @@ def test_schema_script_gets_columns_by_parameter_name(schema: RunningServer) -> 
     assert response.json()["predictions"][0]["result"] == [[2.0, 2.0, 2.0]]
 
 
+def test_request_parameters_fill_the_parameters_they_name(schema: RunningServer) -> None:
+    # Vertex AI's {"instances": [...], "parameters": {...}}: a parameter run() has takes its
+    # value from there; one it does not have is not run()'s; the instances' own names win.
+    url = schema.url + "/v1/models/model:predict"
+    for body, scale in [
+        ({"instances": [[1.0, 1.0, 1.0]], "parameters": {"scale": 3.0, "top_k": 5}}, 3.0),
+        ({"instances": [[1.0, 1.0, 1.0]], "parameters": {"top_k": 5}}, 10.0),
+        ({"inputs": {"data": [[1.0, 1.0, 1.0]], "scale": 2.0}, "parameters": {"scale": 3.0}}, 2.0),
+    ]:
+        response = httpx.post(url, json=body)
+        assert response.status_code == 200, response.text
+        (prediction,) = response.json()["predictions"]
+        assert (prediction["scale"], prediction["result"]) == (scale, [[scale] * 3])
+
+
 def test_instances_the_schema_rejects_are_a_400(schema: RunningServer) -> None:
     response = httpx.post(schema.url + "/v1/models/model:predict", json={"instances": [[1.0]]})
     assert response.status_code == 400

@@ -106,22 +106,29 @@ class ModelService:
         )
 
     def by_name(
-        self, request: IncomingRequest, values: Mapping[str, Any], plain: Callable[[], str]
+        self,
+        request: IncomingRequest,
+        values: Mapping[str, Any],
+        plain: Callable[[], str],
+        options: Mapping[str, Any] | None = None,
     ) -> RunArguments:
-        """run()'s arguments from named values: by parameter for @input_schema, plain()'s text
-        for run(data), the request itself for @rawhttp."""
+        """run()'s arguments from named values: by parameter for @input_schema (options, the
+        request's parameters, fill parameters the values do not name), plain()'s text for
+        run(data), the request itself for @rawhttp."""
         mode = self.script.mode
         if mode is InputMode.RAW:
             return self.raw_arguments(request)
         if mode is InputMode.PLAIN:
             arguments = RunArguments(args=(plain(),))
         else:
-            arguments = RunArguments(kwargs=self._schema_kwargs(values))
+            arguments = RunArguments(kwargs=self._schema_kwargs(values, options or {}))
         if self.script.wants_headers:
             arguments.kwargs["request_headers"] = headers_as_dict(request.headers)
         return arguments
 
-    def _schema_kwargs(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def _schema_kwargs(
+        self, values: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
         params = self.script.parameters
         required = [p.name for p in params if p.default is p.empty]
         # One unnamed value (instances, or a tensor named otherwise) is the one parameter run()
@@ -130,6 +137,8 @@ class ModelService:
         names = {p.name for p in params}
         if len(single) == 1 and len(values) == 1 and not names & values.keys():
             values = {single[0]: next(iter(values.values()))}
+        if options:  # what the values name wins; options that name no parameter are not run()'s
+            values = {**{k: v for k, v in options.items() if k in names}, **values}
         kwargs: dict[str, Any] = {}
         for param in params:
             if param.name in values:

@@ -74,7 +74,9 @@ def instances_arguments(service: ModelService, request: IncomingRequest) -> RunA
             payload["parameters"] = body["parameters"]
         return dumps_text(payload)
 
-    return service.by_name(request, _named(service, key, body[key]), plain)
+    options = body.get("parameters")
+    named = _named(service, key, body[key])
+    return service.by_name(request, named, plain, options if isinstance(options, dict) else None)
 
 
 def _as_list(value: Any) -> list[Any] | None:
