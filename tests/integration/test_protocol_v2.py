@@ -125,6 +125,18 @@ def test_infer_named_parameters_and_every_output_in_binary(schema_server: Runnin
     assert result.as_numpy("scale").tolist() == [3.0]
 
 
+def test_request_parameters_fill_the_parameters_they_name(schema_server: RunningServer) -> None:
+    data = np.array([[1.0, 1.0, 1.0]])
+    client = client_for(schema_server)
+    for parameters, scale in [({"scale": 3.0}, 3.0), ({"other": 1}, 10.0), (None, 10.0)]:
+        result = client.infer("doubler", [tensor("data", data, "FP64")], parameters=parameters)
+        assert result.as_numpy("scale").tolist() == [scale]
+    # An input of the same name wins over the parameter.
+    inputs = [tensor("data", data, "FP64"), tensor("scale", np.array([2.0]), "FP64")]
+    result = client.infer("doubler", inputs, parameters={"scale": 3.0})
+    assert result.as_numpy("scale").tolist() == [2.0]
+
+
 def test_input_the_schema_rejects_is_a_400_saying_what_was_expected(
     schema_server: RunningServer,
 ) -> None:

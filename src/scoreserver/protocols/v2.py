@@ -116,9 +116,11 @@ class _InferRequest:
     def _accept(self, id: Any, parameters: Any, inputs: list[InputTensor], outputs: Any) -> None:
         """Keep what was read, once the inputs' names and the outputs asked for are checked."""
         self.id = id
-        self.binary_outputs = bool(
-            isinstance(parameters, dict) and parameters.get("binary_data_output")
+        self.parameters: dict[str, Any] | None = (
+            parameters if isinstance(parameters, dict) else None
         )
+        """The request's parameters: they fill the @input_schema parameters they name."""
+        self.binary_outputs = bool(self.parameters and self.parameters.get("binary_data_output"))
         self.values: dict[str, Any] = {}
         """Each input's values by name, as nested lists."""
         self._all_text = True
@@ -235,7 +237,7 @@ class V2Handlers:
         def arguments(request: IncomingRequest) -> RunArguments:
             infer = _InferRequest(request)
             parsed.append(infer)
-            return self.service.by_name(request, infer.values, infer.json_text)
+            return self.service.by_name(request, infer.values, infer.json_text, infer.parameters)
 
         def render(value: Any) -> Response:
             if isinstance(value, str):
