@@ -366,6 +366,16 @@ def test_nan_goes_as_binary_data_but_not_as_json(results_server: RunningServer) 
             "non-numbers",
         ),
         (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "INT32", "data": [1, 2.5]}]}',
+            {},
+            "not integers",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [1], "datatype": "UINT8", "data": [256]}]}',
+            {},
+            "beyond UINT8's range (0 to 255)",
+        ),
+        (
             b'{"inputs": [{"name": "d", "shape": [2], "datatype": "FP32", '
             b'"parameters": {"binary_data_size": 8}}]}\x00\x00',
             {"Inference-Header-Content-Length": "100"},

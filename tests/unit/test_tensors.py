@@ -23,6 +23,13 @@ def decoded(raw: dict[str, Any], binary: bytes | None = None) -> Any:
     return tensor.value
 
 
+def test_integer_data_at_its_datatypes_bounds_is_read() -> None:
+    for datatype, values in [("INT8", [-128, 127]), ("UINT64", [0, 2**64 - 1]), ("INT64", [])]:
+        shape = [len(values)]
+        raw = {"name": "x", "shape": shape, "datatype": datatype, "data": values}
+        assert decoded(raw) == values
+
+
 def test_flat_and_nested_json_data_take_the_shape() -> None:
     flat = {"name": "x", "shape": [2, 3], "datatype": "INT32", "data": [1, 2, 3, 4, 5, 6]}
     nested = {**flat, "data": [[1, 2, 3], [4, 5, 6]]}
@@ -78,6 +85,11 @@ def test_binary_bytes_are_length_prefixed_and_offsets_advance() -> None:
         ({"name": "x", "shape": [2], "datatype": "FP32"}, None, "neither 'data'"),
         ({"name": "x", "shape": [2], "datatype": "FP32", "data": [1]}, None, "needs 2"),
         ({"name": "x", "shape": [1], "datatype": "INT8", "data": [None]}, None, "non-numbers"),
+        ({"name": "x", "shape": [2], "datatype": "INT32", "data": [1, 1.5]}, None, "not integers"),
+        ({"name": "x", "shape": [1], "datatype": "INT64", "data": [True]}, None, "not integers"),
+        ({"name": "x", "shape": [2], "datatype": "INT8", "data": [1, 128]}, None, "-128 to 127"),
+        ({"name": "x", "shape": [1], "datatype": "UINT8", "data": [-1]}, None, "0 to 255"),
+        ({"name": "x", "shape": [1], "datatype": "UINT64", "data": [2**64]}, None, "range"),
         (
             {"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}},
             b"\x00" * 4,

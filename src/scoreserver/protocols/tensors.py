@@ -151,7 +151,26 @@ def json_input(
         )
     if datatype != "BYTES" and not kinds <= _JSON_NUMBERS:
         raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
+    bounds = _INTEGER_RANGES.get(datatype)
+    if bounds is not None and flat:
+        if kinds != {int}:  # Python's bool is an int, but not its type
+            raise BadRequestError(
+                f"Input {name!r} of datatype {datatype} holds values that are not integers."
+            )
+        if min(flat) not in bounds or max(flat) not in bounds:
+            raise BadRequestError(
+                f"Input {name!r} holds integers beyond {datatype}'s range "
+                f"({bounds.start} to {bounds.stop - 1})."
+            )
     return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters)
+
+
+_INTEGER_RANGES = {
+    f"{kind}{bits}": range(-(2 ** (bits - 1)), 2 ** (bits - 1)) if kind == "INT" else range(2**bits)
+    for kind in ("INT", "UINT")
+    for bits in (8, 16, 32, 64)
+}
+"""The values each integer datatype holds."""
 
 
 class JsonInput(msgspec.Struct):
