@@ -42,17 +42,14 @@ def decoded_body(body: bytes, headers: Headers, limit: int) -> bytes:
             f"Content-Encoding {encoding!r} is not supported; send the body as it is, or "
             f"compressed with gzip or deflate."
         )
-    for wbits in formats[:-1]:
+    for wbits in formats:
         try:
             return _inflate(body, wbits, limit)
-        except zlib.error:
-            continue
-    try:
-        return _inflate(body, formats[-1], limit)
-    except zlib.error as exc:
-        raise BadRequestError(
-            f"The request body is not valid {encoding} data (Content-Encoding: {encoding}): {exc}"
-        ) from exc
+        except zlib.error as exc:
+            failure = exc  # the last format's is the one reported
+    raise BadRequestError(
+        f"The request body is not valid {encoding} data (Content-Encoding: {encoding}): {failure}"
+    ) from failure
 
 
 def _inflate(data: bytes, wbits: int, limit: int) -> bytes:

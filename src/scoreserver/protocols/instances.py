@@ -19,7 +19,7 @@ from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.json_codec import dumps_text, loads
 from scoreserver.script.entry_script import InputMode
 from scoreserver.script.inputs import IncomingRequest, RunArguments
-from scoreserver.script.outputs import json_result
+from scoreserver.script.outputs import json_result, library_of
 
 __all__ = ["instances_arguments", "json_response", "predictions_response"]
 
@@ -80,7 +80,7 @@ def instances_arguments(service: ModelService, request: IncomingRequest) -> RunA
 
 
 def _as_list(value: Any) -> list[Any] | None:
-    module = type(value).__module__.partition(".")[0]
+    module = library_of(value)
     if module == "pandas" and hasattr(value, "columns"):
         records: list[Any] = json.loads(value.to_json(orient="records", date_format="iso"))
         return records

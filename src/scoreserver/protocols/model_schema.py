@@ -139,18 +139,16 @@ def _frame_columns(orient: str, schema: Mapping[str, Any], example: Any) -> list
     """Each column of a DataFrame output and its datatype, read from its orient's schema or
     example; none when the orient does not name the columns (values)."""
     properties: Any = schema.get("properties") or {}
-    if orient == "records":
-        items = schema.get("items") or {}
-        return [(str(n), _leaf_datatype(s)) for n, s in (items.get("properties") or {}).items()]
-    if orient == "index" and properties:
-        row = next(iter(properties.values())).get("properties") or {}
+    if orient == "records":  # rows, each an object of its cells
+        row = (schema.get("items") or {}).get("properties") or {}
         return [(str(n), _leaf_datatype(s)) for n, s in row.items()]
-    if orient == "columns":
-        cells = {
-            n: next(iter((s.get("properties") or {None: {}}).values()))
-            for n, s in properties.items()
-        }
-        return [(str(n), _leaf_datatype(s)) for n, s in cells.items()]
+    if orient == "index":  # an object of rows by index, each an object of its cells
+        row = _first(properties).get("properties") or {}
+        return [(str(n), _leaf_datatype(s)) for n, s in row.items()]
+    if orient == "columns":  # an object of columns, each an object of its cells by index
+        return [
+            (str(n), _leaf_datatype(_first(s.get("properties")))) for n, s in properties.items()
+        ]
     if orient == "split" and isinstance(example, Mapping):
         rows = example.get("data") or []
         values = {
@@ -166,6 +164,11 @@ def _frame_columns(orient: str, schema: Mapping[str, Any], example: Any) -> list
             if f.get("name") not in index
         ]
     return []
+
+
+def _first(schemas: Any) -> Any:
+    """The first schema of an object's properties (all alike here); {} when there is none."""
+    return next(iter(schemas.values()), {}) if schemas else {}
 
 
 def _unwrapped(param_type: Any, value: Any) -> Any:
@@ -215,17 +218,17 @@ def _metadata(name: str, param_type: Any) -> dict[str, Any]:
     if hasattr(sample, "columns"):  # a DataFrame: rows of its columns
         kinds = {datatype_of_dtype(d) for d in sample.dtypes}
         datatype = kinds.pop() if len(kinds) == 1 else "BYTES"
-        return {"name": name, "datatype": datatype, "shape": [-1, len(sample.columns)]}
+        return _tensor_metadata(name, datatype, [len(sample), len(sample.columns)])
     try:
         tensors = output_tensors(sample)
     except (TypeError, ValueError):
         tensors = []
     if len(tensors) != 1 or isinstance(sample, dict):
         return {"name": name, "datatype": "BYTES", "shape": [1]}
-    shape = tensors[0].shape
-    if isinstance(sample, list) or hasattr(sample, "shape"):
-        shape = [-1, *shape[1:]]
-    return {"name": name, "datatype": tensors[0].datatype, "shape": shape}
+    (tensor,) = tensors
+    if isinstance(sample, list) or hasattr(sample, "shape"):  # a batch of rows
+        return _tensor_metadata(name, tensor.datatype, tensor.shape)
+    return {"name": name, "datatype": tensor.datatype, "shape": tensor.shape}
 
 
 def read_model_schema(run: Callable[..., Any]) -> ModelSchema:

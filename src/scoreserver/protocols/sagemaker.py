@@ -15,7 +15,7 @@ from starlette.responses import Response
 from scoreserver.errors import NotAcceptableError
 from scoreserver.protocols.core import ModelService
 from scoreserver.script.inputs import IncomingRequest
-from scoreserver.script.outputs import PreparedResponse, error_response, json_result
+from scoreserver.script.outputs import PreparedResponse, error_response, json_result, library_of
 
 __all__ = ["SageMakerHandlers", "handlers"]
 
@@ -35,7 +35,7 @@ def _accepted(accept: str | None) -> list[str]:
 
 def _rows(value: Any) -> list[list[Any]] | None:
     """The result as table rows, if it is one (lists of lists, a vector, an array, a DataFrame)."""
-    if _library(value) == "pandas" and hasattr(value, "columns"):
+    if library_of(value) == "pandas" and hasattr(value, "columns"):
         return [list(row) for row in value.itertuples(index=False)]
     value = _plain(value)
     if not isinstance(value, list):
@@ -48,15 +48,11 @@ def _rows(value: Any) -> list[list[Any]] | None:
     return [[item] for item in items]
 
 
-def _library(value: Any) -> str:
-    return type(value).__module__.partition(".")[0]
-
-
 def _plain(value: Any) -> Any:
     """A numpy or pandas value as Python lists and numbers; anything else as it is."""
     return (
         value.tolist()
-        if _library(value) in _ARRAY_LIBRARIES and hasattr(value, "tolist")
+        if library_of(value) in _ARRAY_LIBRARIES and hasattr(value, "tolist")
         else value
     )
 

@@ -354,16 +354,12 @@ def _typed(name: str, shape: list[int], flat: list[Any], kinds: set[type]) -> Ou
     )
 
 
-_INT64 = range(-(2**63), 2**63)
-_UINT64 = range(2**64)
-
-
 def _integer_datatype(name: str, lowest: int, highest: int) -> str:
     """INT64 for Python ints that fit it, UINT64 for larger ones that fit that; else no tensor."""
-    if lowest in _INT64 and highest in _INT64:
-        return "INT64"
-    if lowest in _UINT64 and highest in _UINT64:
-        return "UINT64"
+    for datatype in ("INT64", "UINT64"):
+        bounds = _INTEGER_RANGES[datatype]
+        if lowest in bounds and highest in bounds:
+            return datatype
     raise ValueError(f"output {name!r} holds integers beyond INT64 and UINT64")
 
 

@@ -135,15 +135,15 @@ class _InferRequest:
                 isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
             ):
                 raise BadRequestError('"outputs" must be a list of objects with a "name".')
+            for output in outputs:
+                if isinstance(output.get("parameters"), dict):
+                    _refuse_triton_only(output["name"], output["parameters"])
             self.requested = {o["name"]: self._binary(o) for o in outputs}
 
     def _binary(self, output: dict[str, Any]) -> bool:
         """Whether a requested output goes as binary data (its own say, else the request's)."""
         parameters = output.get("parameters")
-        if not isinstance(parameters, dict):
-            return self.binary_outputs
-        _refuse_triton_only(output["name"], parameters)
-        if "binary_data" in parameters:
+        if isinstance(parameters, dict) and "binary_data" in parameters:
             return bool(parameters["binary_data"])
         return self.binary_outputs
 

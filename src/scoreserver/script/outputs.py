@@ -21,6 +21,7 @@ __all__ = [
     "error_response",
     "is_werkzeug_response",
     "json_result",
+    "library_of",
     "to_response",
 ]
 
@@ -28,9 +29,14 @@ JSON_MEDIA_TYPE = "application/json"
 _NO_BODY = frozenset({204, 304})
 
 
+def library_of(value: Any) -> str:
+    """The top-level package the value's type comes from ("numpy", "pandas", "builtins", ...)."""
+    return type(value).__module__.partition(".")[0]
+
+
 def _encode_extra(obj: Any) -> Any:
     """numpy and pandas values become plain JSON values; anything else cannot be encoded."""
-    module = type(obj).__module__.partition(".")[0]
+    module = library_of(obj)
     if module == "numpy":
         if hasattr(obj, "tolist"):
             return obj.tolist()
