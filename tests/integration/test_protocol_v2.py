@@ -208,6 +208,21 @@ def test_compressed_bodies_that_cannot_be_read_get_the_protocols_errors(
     assert httpx.post(url, json=ONE_ROW_V2).status_code == 200
 
 
+def test_a_rawhttp_script_sees_a_compressed_request_as_if_sent_plain() -> None:
+    # The body it gets is decoded, so the headers it reads must describe that body: no
+    # Content-Encoding a script would try to decode again, the decoded length.
+    body = json.dumps(ONE_ROW_V2).encode()
+    with script_server("proto_raw_body.py") as server:
+        response = httpx.post(
+            server.url + "/v2/models/model/infer",
+            content=gzip.compress(body),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+    assert response.status_code == 200, response.text
+    outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+    assert outputs == {"encoding": ["none"], "length": [len(body)], "body": [body.decode()]}
+
+
 def test_triton_extensions_not_offered_are_400s_not_ignored(plain_server: RunningServer) -> None:
     # Answered without them, the client would read a shared-memory region nobody wrote, or take
     # run()'s values for "score:index" classes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 
@@ -9,7 +10,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from scoreserver.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
-from scoreserver.http.content_encoding import decoded_body
+from scoreserver.http.content_encoding import decoded_body, decoded_request
 
 BODY = b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.5]}]}'
 
@@ -71,3 +72,25 @@ def test_the_limit_holds_for_the_decoded_body(encoding: str) -> None:
     with pytest.raises(PayloadTooLargeError, match="limit of 1048576 bytes"):
         decode(data, encoding, limit=1 << 20)
     assert decode(data, encoding, limit=8 << 20) == zeros
+
+
+def test_a_decoded_request_has_the_headers_of_its_decoded_body() -> None:
+    sent = gzip.compress(BODY)
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-encoding", b"gzip"),
+        (b"content-length", str(len(sent)).encode()),
+    ]
+    scope = {"type": "http", "headers": raw}
+    body, seen, headers = asyncio.run(decoded_request(sent, scope, Headers(raw=raw), 1 << 20))
+    assert body == BODY
+    expected = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
+    assert seen["headers"] == headers.raw == expected
+    assert scope["headers"] is raw  # the connection's own scope is left as it was
+
+
+def test_an_identity_request_is_left_as_it_is() -> None:
+    raw = [(b"content-encoding", b"identity"), (b"content-length", b"%d" % len(BODY))]
+    scope = {"type": "http", "headers": raw}
+    body, seen, headers = asyncio.run(decoded_request(BODY, scope, Headers(raw=raw), 1 << 20))
+    assert (body, seen["headers"], headers.raw) == (BODY, raw, raw)

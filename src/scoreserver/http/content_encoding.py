@@ -2,19 +2,24 @@
 protocol allows it: the Triton client compresses V2 inference requests when asked to.
 
 The body limit applies to the decoded body too, checked while decoding: a small compressed body
-cannot make the worker inflate more than the limit.
+cannot make the worker inflate more than the limit. Inflating happens on a thread (zlib lets go
+of the GIL), so a large body does not hold up the event loop and the liveness probe; and what the
+route sees is the request as if it had been sent uncompressed: its decoded body, without the
+Content-Encoding header, with the decoded body's Content-Length.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from starlette.datastructures import Headers
 
 from scoreserver.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from scoreserver.script.inputs import raw_header
+from scoreserver.types import Scope
 
-__all__ = ["decoded_body"]
+__all__ = ["decoded_body", "decoded_request"]
 
 _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
@@ -50,6 +55,21 @@ def decoded_body(body: bytes, headers: Headers, limit: int) -> bytes:
     raise BadRequestError(
         f"The request body is not valid {encoding} data (Content-Encoding: {encoding}): {failure}"
     ) from failure
+
+
+async def decoded_request(
+    body: bytes, scope: Scope, headers: Headers, limit: int
+) -> tuple[bytes, Scope, Headers]:
+    """The body, scope and headers of a request with a Content-Encoding, as if sent without it."""
+    decoded = await asyncio.to_thread(decoded_body, body, headers, limit)
+    if decoded is body:
+        return body, scope, headers  # identity: nothing was encoded
+    raw = [
+        (name, str(len(decoded)).encode() if name == b"content-length" else value)
+        for name, value in headers.raw
+        if name != b"content-encoding"
+    ]
+    return decoded, {**scope, "headers": raw}, Headers(raw=raw)
 
 
 def _inflate(data: bytes, wbits: int, limit: int) -> bytes:

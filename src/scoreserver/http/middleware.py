@@ -26,14 +26,14 @@ from scoreserver.errors import (
     UnauthorizedError,
     URITooLongError,
 )
-from scoreserver.http.content_encoding import decoded_body
+from scoreserver.http.content_encoding import decoded_request
 from scoreserver.http.cors import CorsPolicy
 from scoreserver.http.exchanges import ClientDisconnected, exchange_for
 from scoreserver.http.request_ids import SERVER_ID_HEADERS, RequestIds
 from scoreserver.logs import AccessLog, log_exception
 from scoreserver.metrics import RouteMeter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
-from scoreserver.script.inputs import IncomingRequest
+from scoreserver.script.inputs import IncomingRequest, raw_header
 from scoreserver.script.outputs import PreparedResponse, error_response
 from scoreserver.types import Message, Receive, Scope, Send
 
@@ -170,9 +170,14 @@ class Endpoint:
             if self.protected and not self.policy.authorized(scope):
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
             body = await exchange.body(headers, self.policy.max_body_bytes)
-            if self.decodes_content:
-                body = decoded_body(body, headers, self.policy.max_body_bytes)
-            response = await self.handler(IncomingRequest(scope, method, body, headers, ids))
+            request_scope = scope
+            if self.decodes_content and raw_header(headers, b"content-encoding") is not None:
+                body, request_scope, headers = await decoded_request(
+                    body, scope, headers, self.policy.max_body_bytes
+                )
+            response = await self.handler(
+                IncomingRequest(request_scope, method, body, headers, ids)
+            )
         except ClientDisconnected:
             if self.meter is not None:
                 self.meter.leave()
