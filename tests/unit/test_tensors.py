@@ -42,6 +42,30 @@ def test_three_dimensions_and_empty_tensors() -> None:
     assert decoded({"name": "x", "shape": [0, 3], "datatype": "FP32", "data": []}) == []
 
 
+@pytest.mark.parametrize("shape", [[1, 0], [2, 0, 3], [2, 3, 0], [0, 2], [3, 1, 0, 4]])
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_zero_size_inputs_keep_their_empty_rows_as_numpy_does(
+    shape: list[int], binary: bool
+) -> None:
+    raw: dict[str, Any] = {"name": "x", "shape": shape, "datatype": "FP64"}
+    if binary:
+        raw["parameters"] = {"binary_data_size": 0}
+    else:
+        raw["data"] = []
+    value = decoded(raw, b"" if binary else None)
+    assert value == np.zeros(shape).tolist()
+    rows = value
+    while len(rows) > 1 and isinstance(rows[0], list):
+        assert rows[0] is not rows[1]  # rows a script may change one by one
+        rows = rows[0]
+
+
+def test_a_zero_size_shape_cannot_ask_for_unbounded_empty_rows() -> None:
+    raw = {"name": "x", "shape": [10**9, 10**9, 0], "datatype": "FP64", "data": []}
+    with pytest.raises(BadRequestError, match=r"would be 1,000,000,000 or more empty lists"):
+        decoded(raw)
+
+
 @pytest.mark.parametrize(
     ("datatype", "array"),
     [

@@ -225,14 +225,40 @@ def _flatten(data: Any) -> list[Any]:
     return flat
 
 
+_MOST_EMPTY_ROWS = 1 << 16
+"""A zero-size input's most empty lists: the client picks its shape, and it costs no bytes."""
+
+
 def _reshape(flat: list[Any], shape: list[int]) -> list[Any]:
     """Row-major flat values as nested lists of the shape ([] and [n] stay flat)."""
     if len(shape) <= 1:
         return flat
+    if not flat:
+        return _empty_rows(shape)
     nested: list[Any] = flat
     for dim in reversed(shape[1:]):
         nested = [nested[i : i + dim] for i in range(0, len(nested), dim)] if dim else []
     return nested
+
+
+def _empty_rows(shape: list[int]) -> list[Any]:
+    """The nested empty lists of a zero-size shape: [2, 0] is [[], []], as numpy's tolist()."""
+    rows: list[Any] = []
+    level = [rows]
+    made = 0
+    for dim in shape[: shape.index(0)]:
+        made += len(level) * dim
+        if made > _MOST_EMPTY_ROWS:
+            raise BadRequestError(
+                f"An input of shape {shape} holds no values but would be {made:,} or more empty "
+                f"lists (at most {_MOST_EMPTY_ROWS:,}); send a shape with fewer rows."
+            )
+        below: list[list[Any]] = []
+        for row in level:
+            row.extend([] for _ in range(dim))
+            below += row
+        level = below
+    return rows
 
 
 def _unpack(name: str, datatype: str, count: int, chunk: memoryview) -> list[Any]:
