@@ -19,6 +19,7 @@ from scoreserver.banner import render_banner
 from scoreserver.errors import ConfigurationError, ScoreServerError
 from scoreserver.logs import configure_logging, find_logging_config
 from scoreserver.processes.server import Supervisor
+from scoreserver.protocols import displaced_routes
 from scoreserver.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -226,6 +227,18 @@ def _log_arrangement() -> None:
         logger.info("%s", arrangement(reference))
 
 
+def _vertex_notes(settings: Settings) -> list[str]:
+    """What a Vertex AI deployment should know: a port Vertex does not send to, a route moved."""
+    notes = displaced_routes(settings)
+    if settings.vertex_http_port is not None and settings.port != settings.vertex_http_port:
+        notes.append(
+            f"AIP_HTTP_PORT is {settings.vertex_http_port}, but the server listens on "
+            f"{settings.port} (given by a flag, the config file or the environment): Vertex AI "
+            "sends its requests to AIP_HTTP_PORT, so make the two the same."
+        )
+    return notes
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn:
     """Start the server as the azmlinfsrv/scoreserver command does."""
     prog = prog or os.path.basename(sys.argv[0]) or "azmlinfsrv"
@@ -267,6 +280,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
                 "copy the model from it in init() (gs://: google-cloud-storage), or give "
                 "--model_dir."
             )
+    notes += _vertex_notes(settings)
     settings = _checked_appinsights(settings, notes)
     if settings.reload and importlib.util.find_spec("watchfiles") is None:
         logger.error("--reload needs watchfiles: pip install 'scoreserver[reload]'.")

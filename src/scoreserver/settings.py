@@ -391,10 +391,15 @@ def _resolved(settings: Settings, given: Collection[str]) -> Settings:
 
 
 def _vertex_defaults(settings: Settings, given: Collection[str]) -> dict[str, Any]:
-    """Vertex AI's port and local model location, where nothing more specific was given."""
+    """Vertex AI's port and local model location, where nothing more specific was given; its
+    routes as paths (Vertex takes `predict` for `/predict`)."""
     updates: dict[str, Any] = {}
     if settings.vertex_http_port is not None and "port" not in given:
         updates["port"] = settings.vertex_http_port
+    for name in ("vertex_health_route", "vertex_predict_route"):
+        route = getattr(settings, name)
+        if route and not route.startswith("/"):
+            updates[name] = "/" + route
     uri = settings.vertex_storage_uri
     if uri and settings.model_dir is None:
         scheme, _, rest = uri.partition("://")

@@ -16,7 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
 
 from tests.integration.cli_support import SCRIPTS, printed_pids, records, wait_until
 from tests.integration.server import RunningServer, serving
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.linux
 
 CRASH = SCRIPTS / "ops_crash.py"
 FRAGILE = SCRIPTS / "ops_fragile.py"
+PROTO_EXIT = SCRIPTS / "proto_exit.py"
 
 
 def _init_pids(server: RunningServer) -> list[int]:
@@ -130,6 +134,44 @@ def test_segfault_in_run_gets_a_json_500(tmp_path: Path) -> None:
         wait_until(lambda: len(_init_pids(server)) >= 2, timeout=15)
         wait_until(lambda: _post(server, b"0").status_code == 200, timeout=15)
     _assert_worker_died_answer(answer, "killed by SIGSEGV")
+
+
+def test_a_dead_workers_answer_is_in_its_routes_format_with_its_cors_headers(
+    tmp_path: Path,
+) -> None:
+    origin = {"Origin": "https://app.example"}
+    died = "The worker process scoring this request ended unexpectedly (exit code 1)"
+    argv = ["--entry_script", str(PROTO_EXIT), "--access_control_allow_origins", origin["Origin"]]
+    with serving(argv, cwd=tmp_path) as server:
+
+        def replaced() -> None:
+            wait_until(lambda: _post(server, b"ok").status_code == 200, timeout=15)
+
+        # The Triton client reads V2's {"error": ...}; /score's {"message": ...} it cannot.
+        client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+        item = triton.InferInput("data", [1], "BYTES")
+        item.set_data_from_numpy(np.array([b"exit"], dtype=np.object_), binary_data=False)
+        with pytest.raises(InferenceServerException) as caught:
+            client.infer("model", [item])
+        replaced()
+        v1 = httpx.post(
+            server.url + "/v1/models/model:predict",
+            json={"instances": ["exit"]},
+            headers=origin,
+            timeout=30,
+        )
+        replaced()
+        score = _post(server, b"exit", origin)
+        replaced()
+    assert caught.value.status() == "500"
+    assert died in caught.value.message()
+    assert v1.status_code == score.status_code == 500
+    assert v1.json()["error"].startswith(died)
+    assert score.json()["message"].startswith(died)
+    # A browser sees the 500 itself, not a CORS failure in its place.
+    for answer in (v1, score):
+        assert answer.headers["access-control-allow-origin"] == origin["Origin"]
+        assert answer.headers["x-ms-run-function-failed"] == "True"
 
 
 def test_requests_waiting_behind_a_killed_run_all_get_a_json_500(tmp_path: Path) -> None:

@@ -54,6 +54,32 @@ def test_cors_and_body_limit_on_protocol_routes(guarded: RunningServer) -> None:
     assert "1024 bytes" in too_large.json()["error"]
 
 
+def test_a_browsers_preflight_needs_no_key_on_any_route(guarded: RunningServer) -> None:
+    # Browsers send the preflight without credentials: refused, the browser never sends the
+    # request that would carry the key.
+    preflight = {
+        "Origin": "https://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    for path in ("/score", INFER, PREDICT, "/invocations"):
+        response = httpx.options(guarded.url + path, headers=preflight)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["access-control-allow-origin"] == "https://app.example"
+        assert "authorization" in response.headers["access-control-allow-headers"]
+    # An OPTIONS that is no preflight is a request like any other: it needs the key.
+    assert httpx.options(guarded.url + "/score").status_code == 401
+
+
+def test_head_is_answered_wherever_get_is(guarded: RunningServer) -> None:
+    key = {"Authorization": f"Bearer {KEY}"}
+    for path in ("/v1/models/model", "/v1/models", "/v2", "/v2/models/model"):
+        get, head = (httpx.request(m, guarded.url + path, headers=key) for m in ("GET", "HEAD"))
+        assert (get.status_code, head.status_code) == (200, 200), path
+        assert head.content == b""
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
 def test_scoring_timeout_is_the_protocols_500() -> None:
     env = {"SCORING_TIMEOUT_MS": "200"}
     with script_server("ops_sleep.py", env=env) as slow:

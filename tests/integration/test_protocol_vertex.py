@@ -64,3 +64,39 @@ def test_storage_uri_in_the_cloud_is_named_at_start() -> None:
         output = server.output()
     assert "AIP_STORAGE_URI (gs://bucket/models/iris) is not a local directory" in output
     assert "Model Directory: None" in output
+
+
+def test_routes_vertex_names_take_the_place_of_the_routes_already_there() -> None:
+    # A container moved from SageMaker keeps /ping and /invocations; one built for Azure ML may
+    # name /score. Vertex sends its health checks and instances there, so those paths must
+    # answer as Vertex's routes, and the start says what they took over.
+    port = free_port()
+    for health, predict, replaced in [
+        ("/ping", "/invocations", "SageMaker Run"),
+        ("/", "/score", "Azure ML's /score"),
+    ]:
+        env = {"AIP_HTTP_PORT": str(port), "AIP_HEALTH_ROUTE": health, "AIP_PREDICT_ROUTE": predict}
+        with serving_default_port(
+            ["--entry_script", str(SCRIPTS / "proto_plain.py")], env=env, port=port
+        ) as server:
+            response = httpx.post(server.url + predict, json={"instances": [[1, 2], [3, 4]]})
+            probe = httpx.get(server.url + health)
+            output = server.output()
+        assert response.status_code == 200, response.text
+        assert response.json() == {"predictions": [3, 7]}
+        assert (probe.status_code, probe.json()) == (200, {"ready": True})
+        assert f"Vertex Predict is set to {predict}: that path serves Vertex AI" in output
+        assert f"in place of {replaced}." in output
+
+
+def test_routes_without_a_slash_and_a_port_vertex_does_not_use() -> None:
+    port, vertex_port = free_port(), free_port()
+    env = {"AIP_HTTP_PORT": str(vertex_port), "AIP_HEALTH_ROUTE": "health"}
+    env["AIP_PREDICT_ROUTE"] = "predict"
+    args = ["--entry_script", str(SCRIPTS / "proto_plain.py"), "--port", str(port)]
+    with serving_default_port(args, env=env, port=port) as server:
+        assert httpx.get(server.url + "/health").status_code == 200
+        response = httpx.post(server.url + "/predict", json={"instances": [[1, 2]]})
+        output = server.output()
+    assert response.json() == {"predictions": [3]}
+    assert f"AIP_HTTP_PORT is {vertex_port}, but the server listens on {port}" in output

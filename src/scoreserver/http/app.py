@@ -14,7 +14,8 @@ from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.http.routes import ScoreHandlers, build_router
 from scoreserver.metrics import WorkerMeters
 from scoreserver.processes.custody import ConnectionReporter
-from scoreserver.protocols import PROTOCOLS
+from scoreserver.processes.raw_responses import ERROR_KEY_PSEUDO_HEADER
+from scoreserver.protocols import PROTOCOLS, Protocol
 from scoreserver.protocols.core import ModelService, Readiness
 from scoreserver.script.entry_script import EntryScript
 from scoreserver.script.inputs import argument_builder
@@ -68,9 +69,9 @@ def create_app(
         custody,
         telemetry,
     )
-    routes, prefixes = protocol_routes(settings, service, policy)
+    routes, prefixes, configured = protocol_routes(settings, service, policy)
     routes.update(_swagger_ui_routes(settings, swagger, policy))
-    router = build_router(handlers, policy, routes, prefixes)
+    router = build_router(handlers, policy, routes, prefixes, configured)
     if meters is None:
         return router
     queue_limit = float("inf") if script.is_async else settings.concurrency
@@ -82,31 +83,41 @@ _ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIO
 
 def protocol_routes(
     settings: Settings, service: ModelService, policy: RoutePolicy
-) -> tuple[dict[str, ASGIApp], tuple[tuple[str, ASGIApp], ...]]:
-    """Every served protocol's routes by path, and the protocols' own 404s by path prefix."""
+) -> tuple[dict[str, ASGIApp], tuple[tuple[str, ASGIApp], ...], dict[str, ASGIApp]]:
+    """Every served protocol's routes by path, the protocols' own 404s by path prefix, and the
+    routes at paths the platform chose, which take the place of any other route there."""
     routes: dict[str, ASGIApp] = {}
+    configured: dict[str, ASGIApp] = {}
     prefixes: list[tuple[str, ASGIApp]] = []
     for protocol in PROTOCOLS:
         if not protocol.served(settings):
             continue
         handlers = importlib.import_module(protocol.module).handlers(service)
+        # A dead worker's answer names the route's error format to the supervisor (custody.py).
+        crash_before = () if protocol.error_key == "message" else _error_key_line(protocol)
         for route, path in protocol.paths(settings):
-            routes.setdefault(
-                path,
-                Endpoint(
-                    getattr(handlers, route.handler),
-                    frozenset(route.methods),
-                    policy,
-                    access_log=not route.probe,
-                    protected=not route.probe,
-                    error_format=handlers.error,
-                    decodes_content=route.compressed_bodies,
-                ),
+            endpoint = Endpoint(
+                getattr(handlers, route.handler),
+                frozenset(route.methods),
+                policy,
+                access_log=not route.probe,
+                protected=not route.probe,
+                error_format=handlers.error,
+                decodes_content=route.compressed_bodies,
+                crash_before=crash_before,
             )
+            if protocol.configured:
+                configured[path] = endpoint
+            else:
+                routes.setdefault(path, endpoint)
         if protocol.prefix is not None:
             missing = Endpoint(handlers.not_found, _ANY_METHOD, policy, error_format=handlers.error)
             prefixes.append((protocol.prefix, missing))
-    return routes, tuple(prefixes)
+    return routes, tuple(prefixes), configured
+
+
+def _error_key_line(protocol: Protocol) -> tuple[tuple[bytes, bytes], ...]:
+    return ((ERROR_KEY_PSEUDO_HEADER, protocol.error_key.encode()),)
 
 
 def _swagger_ui_routes(

@@ -135,6 +135,8 @@ class Endpoint:
     """Counts the route's requests for /metrics (none when metrics are off)."""
     decodes_content: bool = False
     """Decodes a body sent gzip- or deflate-encoded before the handler reads it."""
+    crash_before: tuple[tuple[bytes, bytes], ...] = ()
+    """Lines a dead worker's answer to this route's requests starts with (its error format)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request on this route."""
@@ -166,6 +168,18 @@ class Endpoint:
             return
         # The handler's response; any failure becomes a JSON error, never a stack trace. (Inline
         # rather than a method of its own: a coroutine layer costs time on every request.)
+        cors = self.policy.cors
+        cors_headers = _NO_HEADERS if cors is None else cors.headers_for(method, headers)
+        if method == "OPTIONS" and _unauthorized_preflight(self, scope):
+            # A browser sends its CORS preflight without credentials, so it cannot carry the
+            # key: answered here as /score answers OPTIONS, never by the handler (for a
+            # @rawhttp script that would be run(), without the key).
+            response = Response(b"", media_type="text/html", headers=RUN_FAILED_FALSE)
+            self._add_headers(response, ids.response_headers(), method, headers, cors_headers)
+            if self.access_log:
+                self._log_access(scope, method, response, start)
+            await exchange.respond(self._metered(response, method, start))
+            return
         try:
             if self.protected and not self.policy.authorized(scope):
                 raise UnauthorizedError(UNAUTHORIZED_MESSAGE)
@@ -176,7 +190,9 @@ class Endpoint:
                     body, scope, headers, self.policy.max_body_bytes
                 )
             response = await self.handler(
-                IncomingRequest(request_scope, method, body, headers, ids)
+                IncomingRequest(
+                    request_scope, method, body, headers, ids, self.crash_before, cors_headers
+                )
             )
         except ClientDisconnected:
             if self.meter is not None:
@@ -189,7 +205,7 @@ class Endpoint:
         except Exception as exc:
             log_exception(exc)
             response = self._error(500, INTERNAL_ERROR_MESSAGE)
-        self._add_headers(response, ids.response_headers(), method, headers)
+        self._add_headers(response, ids.response_headers(), method, headers, cors_headers)
         if self.meter is not None:
             self.meter.record(method, response.status_code, time.perf_counter() - start)
         # The access line goes out before the response's last byte: a client that reads the log
@@ -231,6 +247,7 @@ class Endpoint:
         extra: list[tuple[bytes, bytes]],
         method: str,
         headers: Headers,
+        cors_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         if not isinstance(response, PreparedResponse):
             # As in the reference, the server's ids replace a script's (an AMLResponse's) own
@@ -238,8 +255,10 @@ class Endpoint:
             owned = {name for name, _ in extra if name in SERVER_ID_HEADERS}
             if owned:
                 response.raw_headers = [h for h in response.raw_headers if h[0] not in owned]
-        if self.policy.cors is not None:
-            response.raw_headers.extend(self.policy.cors.headers_for(method, headers))
+        if cors_headers is None and self.policy.cors is not None:
+            cors_headers = self.policy.cors.headers_for(method, headers)
+        if cors_headers:
+            response.raw_headers.extend(cors_headers)
         if self.policy.server_version is not None:
             response.raw_headers.append((b"x-ms-server-version", self.policy.server_version))
         response.raw_headers.extend(extra)
@@ -265,3 +284,12 @@ class Endpoint:
 
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "OPTIONS": 2, "HEAD": 3}
+
+_NO_HEADERS: list[tuple[bytes, bytes]] = []
+
+
+def _unauthorized_preflight(endpoint: Endpoint, scope: Scope) -> bool:
+    """An OPTIONS request without the key that is a CORS preflight (names the method to come)."""
+    if not endpoint.protected or endpoint.policy.authorized(scope):
+        return False
+    return any(name == b"access-control-request-method" for name, _ in scope["headers"])

@@ -136,7 +136,7 @@ class ScoreHandlers:
             if self.custody is None:
                 result = await self.scorer.score(arguments)
             else:
-                slot = self.custody.scoring(request.scope["client"], request.ids.response_headers)
+                slot = self.custody.scoring(request.scope["client"], request.crash_headers)
                 try:
                     result = await self.scorer.score(arguments)
                 finally:
@@ -252,8 +252,10 @@ def build_router(
     policy: RoutePolicy,
     protocols: dict[str, ASGIApp] | None = None,
     prefixes: tuple[tuple[str, ASGIApp], ...] = (),
+    configured: dict[str, ASGIApp] | None = None,
 ) -> PathDispatch:
-    """The route table: liveness, score and swagger, the other routes given, else a 404."""
+    """The route table: liveness, score and swagger, the other routes given, else a 404; the
+    configured routes take the place of any of those at their paths."""
     return PathDispatch(
         {
             **(protocols or {}),
@@ -267,6 +269,7 @@ def build_router(
                 auto_options=False,
             ),
             "/swagger.json": Endpoint(handlers.swagger_json, frozenset({"GET", "HEAD"}), policy),
+            **(configured or {}),
         },
         prefixes,
     )

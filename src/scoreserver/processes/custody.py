@@ -34,7 +34,11 @@ from typing import TYPE_CHECKING, Protocol
 from scoreserver.errors import WorkerDiedError
 from scoreserver.platform import hung_up, receive_waiting
 from scoreserver.processes.custody_channels import BATCH, CustodyChannel
-from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
+from scoreserver.processes.raw_responses import (
+    ERROR_KEY_PSEUDO_HEADER,
+    RUN_FAILED_HEADER,
+    json_error_bytes,
+)
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -78,7 +82,8 @@ IdHeaders = list[tuple[bytes, bytes]]
 def orphan_response(
     exit_code: int | None, server_version: str | None, ids: Sequence[tuple[bytes, bytes]] = ()
 ) -> bytes:
-    """The whole HTTP response a request left behind by a dead worker gets, with its ids."""
+    """The whole HTTP response a request left behind by a dead worker gets, with its ids (and
+    its route's CORS headers), in its route's error format."""
     how = f"exit code {exit_code}"
     if exit_code is not None and exit_code < 0:
         with contextlib.suppress(ValueError):
@@ -87,7 +92,13 @@ def orphan_response(
     headers = [(RUN_FAILED_HEADER.encode(), b"True")]
     if server_version is not None:
         headers.append((b"x-ms-server-version", server_version.encode()))
-    return json_error_bytes(error.status_code, error.message, [*headers, *ids])
+    key = "message"
+    for name, value in ids:
+        if name == ERROR_KEY_PSEUDO_HEADER:
+            key = value.decode("latin-1")
+        else:
+            headers.append((name, value))
+    return json_error_bytes(error.status_code, error.message, headers, key)
 
 
 class ScoringMarks:

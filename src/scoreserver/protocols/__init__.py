@@ -50,6 +50,11 @@ class Protocol:
     """Unknown paths under this prefix get the protocol's own 404."""
     needs: tuple[str, ...] = ()
     """Settings fields that must be set for the protocol to be served."""
+    error_key: str = "error"
+    """The key of the protocol's JSON error body: {"error": ...}, or /score's {"message": ...}."""
+    configured: bool = False
+    """Its paths are the platform's to choose (settings): each takes the place of any other
+    route at the same path, since the platform sends that route's requests there."""
 
     def served(self, settings: Settings) -> bool:
         """Whether this server serves the protocol."""
@@ -76,11 +81,11 @@ PROTOCOLS: tuple[Protocol, ...] = (
         (
             Route("/v2/health/live", ("GET", "HEAD"), "live", "V2 Live:", probe=True),
             Route("/v2/health/ready", ("GET", "HEAD"), "ready", "V2 Ready:", probe=True),
-            Route("/v2", ("GET",), "server_metadata", "V2 Server:"),
-            Route(_V2_MODEL, ("GET",), "model_metadata", "V2 Metadata:"),
+            Route("/v2", ("GET", "HEAD"), "server_metadata", "V2 Server:"),
+            Route(_V2_MODEL, ("GET", "HEAD"), "model_metadata", "V2 Metadata:"),
             Route(_V2_MODEL + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
             Route(_V2_MODEL + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
-            Route(_V2_VERSION, ("GET",), "model_metadata", "V2 Metadata:"),
+            Route(_V2_VERSION, ("GET", "HEAD"), "model_metadata", "V2 Metadata:"),
             Route(_V2_VERSION + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
             Route(_V2_VERSION + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
         ),
@@ -90,8 +95,8 @@ PROTOCOLS: tuple[Protocol, ...] = (
         "KServe V1",
         "scoreserver.protocols.kserve_v1",
         (
-            Route("/v1/models", ("GET",), "models", "V1 Models:"),
-            Route("/v1/models/{model}", ("GET",), "model", "V1 Model:", probe=True),
+            Route("/v1/models", ("GET", "HEAD"), "models", "V1 Models:"),
+            Route("/v1/models/{model}", ("GET", "HEAD"), "model", "V1 Model:", probe=True),
             Route("/v1/models/{model}:predict", ("POST",), "predict", "V1 Predict:"),
         ),
         prefix="/v1/",
@@ -103,6 +108,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
             Route("/ping", ("GET", "HEAD"), "ping", "SageMaker Ping:", probe=True),
             Route("/invocations", ("POST",), "invocations", "SageMaker Run:"),
         ),
+        error_key="message",
     ),
     Protocol(
         "Vertex AI",
@@ -112,5 +118,31 @@ PROTOCOLS: tuple[Protocol, ...] = (
             Route("{predict}", ("POST",), "predict", "Vertex Predict:"),
         ),
         needs=("vertex_health_route", "vertex_predict_route"),
+        configured=True,
     ),
 )
+
+AZURE_PATHS = {
+    "/": "Azure ML's GET /",
+    "/score": "Azure ML's /score",
+    "/swagger.json": "Azure ML's GET /swagger.json",
+}
+"""The Azure ML routes every server has, by path, as start-up notes name them."""
+
+
+def displaced_routes(settings: Settings) -> list[str]:
+    """A note for each configured route that takes the place of another route at its path."""
+    fixed = dict(AZURE_PATHS)
+    for protocol in PROTOCOLS:
+        if protocol.served(settings) and not protocol.configured:
+            fixed.update(
+                (path, route.label.rstrip(":")) for route, path in protocol.paths(settings)
+            )
+    return [
+        f"{route.label.rstrip(':')} is set to {path}: that path serves {protocol.name} here, "
+        f"in place of {fixed[path]}."
+        for protocol in PROTOCOLS
+        if protocol.configured and protocol.served(settings)
+        for route, path in protocol.paths(settings)
+        if path in fixed
+    ]

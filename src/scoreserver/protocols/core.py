@@ -172,7 +172,7 @@ class ModelService:
             if self.custody is None:
                 result = await self.scorer.score(arguments)
             else:
-                slot = self.custody.scoring(request.scope["client"], request.ids.response_headers)
+                slot = self.custody.scoring(request.scope["client"], request.crash_headers)
                 try:
                     result = await self.scorer.score(arguments)
                 finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -47,10 +48,22 @@ class IncomingRequest:
     body: bytes
     headers: Headers
     ids: RequestIds
+    crash_before: Sequence[tuple[bytes, bytes]] = ()
+    """Lines ahead of the ids in the answer the supervisor gives should the worker die: the
+    route's error format (a pseudo-header the supervisor reads)."""
+    crash_after: Sequence[tuple[bytes, bytes]] = ()
+    """Lines after the ids in that answer: the route's CORS headers for this request."""
 
     def url(self) -> URL:
         """The full URL the client asked for."""
         return URL(scope=self.scope)
+
+    def crash_headers(self) -> list[tuple[bytes, bytes]]:
+        """The lines the supervisor answers this request with should the worker die."""
+        ids = self.ids.response_headers()
+        if self.crash_before or self.crash_after:
+            return [*self.crash_before, *ids, *self.crash_after]
+        return ids
 
 
 @dataclass
