@@ -32,6 +32,32 @@ def frame() -> Iterator[RunningServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def results() -> Iterator[RunningServer]:
+    """proto_results.py: returns numpy, pandas, lists, scalars, NaN or bytes on request."""
+    with script_server("proto_results.py") as running:
+        yield running
+
+
+def test_results_json_cannot_hold_are_a_500_saying_so_not_invalid_json(
+    results: RunningServer,
+) -> None:
+    # A body with NaN in it is no JSON to KServe's client (or any strict parser): it raised on
+    # a 200; bytes were an "unexpected internal error".
+    for kind, words in [
+        ("nan", "Out of range float values are not JSON compliant"),
+        ("nan_array", "Out of range float values are not JSON compliant"),
+        ("bytes", "Object of type bytes is not JSON serializable"),
+    ]:
+        response = httpx.post(results.url + "/v1/models/model:predict", json={"instances": [kind]})
+        assert response.status_code == 500, (kind, response.text)
+        assert response.json()["error"] == (
+            f"run()'s result cannot be expressed in this protocol's response: {words}"
+        )
+    fine = httpx.post(results.url + "/v1/models/model:predict", json={"instances": ["float"]})
+    assert fine.json() == {"predictions": [0.25]}
+
+
 def test_list_models_and_model_ready(plain: RunningServer) -> None:
     assert httpx.get(plain.url + "/v1/models").json() == {"models": ["adder"]}
     ready = httpx.get(plain.url + "/v1/models/adder")
@@ -64,6 +90,21 @@ def test_schema_script_gets_columns_by_parameter_name(schema: RunningServer) -> 
     body = {"inputs": {"data": [[1.0, 1.0, 1.0]], "scale": 2.0}}
     response = httpx.post(schema.url + "/v1/models/model:predict", json=body)
     assert response.json()["predictions"][0]["result"] == [[2.0, 2.0, 2.0]]
+
+
+def test_instances_in_row_format_must_name_the_same_parameters(schema: RunningServer) -> None:
+    # Else the instances without "scale" would decide, and the one that gave it be scored
+    # with the default instead, without a word.
+    instances = [{"data": [1.0, 1.0, 1.0]}, {"data": [2.0, 2.0, 2.0], "scale": 3.0}]
+    response = httpx.post(schema.url + "/v1/models/model:predict", json={"instances": instances})
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "Every instance must name the same parameters: ['scale'] is in some instances but not "
+        "in all."
+    )
+    alike = [{"data": [1.0, 1.0, 1.0]}, {"data": [2.0, 2.0, 2.0]}]
+    response = httpx.post(schema.url + "/v1/models/model:predict", json={"instances": alike})
+    assert response.json()["predictions"][0]["result"] == [[10.0] * 3, [20.0] * 3]
 
 
 def test_request_parameters_fill_the_parameters_they_name(schema: RunningServer) -> None:
@@ -147,3 +188,18 @@ def test_raw_script_gets_the_request_as_on_score() -> None:
     assert seen["path"] == "/v1/models/model:predict"
     assert seen["data"] == '{"instances": [1]}'
     assert seen["content_type"] == "application/json"
+
+
+ONE_ROW_V2 = {"inputs": [{"name": "data", "shape": [1], "datatype": "INT64", "data": [1]}]}
+
+
+def test_a_scripts_own_response_has_one_of_each_run_header() -> None:
+    # AMLResponse writes x-ms-run-function-failed itself; the server's says the same thing.
+    with script_server("http_raw.py") as raw:
+        for path in ("/v1/models/model:predict", "/invocations", "/v2/models/model/infer"):
+            # A V2 body: V2 reads its request before it hands it to a @rawhttp run().
+            response = httpx.post(raw.url + path + "?mode=response", json=ONE_ROW_V2)
+            assert response.status_code == 201, (path, response.text)
+            assert response.headers.get_list("x-ms-run-function-failed") == ["False"], path
+            assert len(response.headers.get_list("x-ms-run-fn-exec-ms")) == 1, path
+            assert response.headers["x-raw"] == "yes"

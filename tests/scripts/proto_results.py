@@ -30,6 +30,8 @@ RESULTS = {
     "none": lambda: None,
     "ragged": lambda: [[1, 2], [3]],
     "nan": lambda: float("nan"),
+    "nan_array": lambda: np.array([1.0, np.nan]),
+    "bytes": lambda: b"\x00\x01",
 }
 
 

@@ -46,6 +46,7 @@ ErrorFormat = Callable[[int, str], Response]
 """A protocol's error response for a status code and message."""
 
 _RUN_FAILED = RUN_FAILED_HEADER.encode()
+_SERVER_RUN_HEADERS = frozenset({_RUN_FAILED, b"x-ms-run-fn-exec-ms"})
 
 
 class Readiness:
@@ -180,6 +181,10 @@ class ModelService:
             prediction = result.value
             if is_werkzeug_response(result.value):
                 response = to_response(result.value)  # the script answers in its own words
+                # ...but these two headers are the server's: a client must get one of each.
+                response.raw_headers = [
+                    h for h in response.raw_headers if h[0] not in _SERVER_RUN_HEADERS
+                ]
                 if response.status_code >= 500:
                     run_failed = b"True"
             else:

@@ -19,7 +19,7 @@ from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.json_codec import dumps_text, loads
 from scoreserver.script.entry_script import InputMode
 from scoreserver.script.inputs import IncomingRequest, RunArguments
-from scoreserver.script.outputs import json_result, library_of
+from scoreserver.script.outputs import encode_json_strict, json_result, library_of
 
 __all__ = ["instances_arguments", "json_response", "predictions_response"]
 
@@ -56,7 +56,15 @@ def _named(service: ModelService, key: str, value: Any) -> dict[str, Any]:
         and value
         and all(isinstance(i, dict) and names & i.keys() for i in value)
     ):
-        present = set.intersection(*(set(i) for i in value)) & names
+        named = [set(i) & names for i in value]
+        present = set.intersection(*named)
+        partial = set.union(*named) - present
+        if partial:
+            # Scoring those instances with the parameter's default instead would be wrong.
+            raise BadRequestError(
+                f"Every instance must name the same parameters: {sorted(partial)} is in some "
+                "instances but not in all."
+            )
         return {name: [i[name] for i in value] for name in present}
     return {key: value}
 
@@ -94,10 +102,11 @@ def _as_list(value: Any) -> list[Any] | None:
 
 def predictions_response(value: Any) -> Response:
     """run()'s result as {"predictions": [...]}: a list is the predictions, one value is one
-    prediction, and a dict that already holds "predictions" is the answer as it is."""
+    prediction, and a dict that already holds "predictions" is the answer as it is. Strict JSON:
+    a NaN, or bytes, cannot be sent (a 500 saying so), as clients' parsers would refuse them."""
     if isinstance(value, str):
         value = json_value(value)
-    if isinstance(value, dict) and "predictions" in value:
-        return json_response(200, value)
-    listed = _as_list(value)
-    return json_response(200, {"predictions": listed if listed is not None else [value]})
+    if not (isinstance(value, dict) and "predictions" in value):
+        listed = _as_list(value)
+        value = {"predictions": listed if listed is not None else [value]}
+    return json_result(value, [], encode=encode_json_strict)

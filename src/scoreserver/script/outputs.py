@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import iterate_in_threadpool
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PreparedResponse",
     "encode_json",
+    "encode_json_strict",
     "error_response",
     "is_werkzeug_response",
     "json_result",
@@ -49,6 +50,7 @@ def _encode_extra(obj: Any) -> Any:
 
 
 _encoder = json.JSONEncoder(default=_encode_extra)
+_strict_encoder = json.JSONEncoder(default=_encode_extra, allow_nan=False)
 
 
 def encode_json(value: Any) -> bytes:
@@ -59,6 +61,12 @@ def encode_json(value: Any) -> bytes:
         return _encoder.encode(value).encode("ascii")
     except (TypeError, ValueError, OverflowError) as exc:
         raise ResponseEncodingError() from exc
+
+
+def encode_json_strict(value: Any) -> bytes:
+    """JSON any parser reads: NaN and infinities raise ValueError, values JSON cannot hold
+    (bytes, sets) TypeError, each saying what it met."""
+    return _strict_encoder.encode(value).encode("ascii")
 
 
 def error_response(
@@ -90,10 +98,13 @@ class PreparedResponse(Response):
 
 
 def json_result(
-    value: Any, extra_headers: list[tuple[bytes, bytes]], status_code: int = 200
+    value: Any,
+    extra_headers: list[tuple[bytes, bytes]],
+    status_code: int = 200,
+    encode: Callable[[Any], bytes] = encode_json,
 ) -> PreparedResponse:
     """run()'s plain result as JSON: content type and length first, then extra_headers."""
-    body = encode_json(value)
+    body = encode(value)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
