@@ -38,6 +38,8 @@ def _body(request: IncomingRequest) -> dict[str, Any]:
         body = loads(request.body)
     except ValueError as exc:
         raise BadRequestError(f"The request body is not valid JSON ({exc}). {_EXPECTED}") from exc
+    if isinstance(body, dict) and "instances" in body and "inputs" in body:
+        raise BadRequestError('The request has both "instances" and "inputs": send one of them.')
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise BadRequestError(_EXPECTED)
     if "instances" in body and not isinstance(body["instances"], list):
