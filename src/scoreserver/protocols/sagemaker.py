@@ -1,7 +1,8 @@
 """SageMaker's container contract: GET /ping and POST /invocations.
 
 /invocations hands run() the request exactly as /score does (body and Content-Type), and
-answers in JSON, or in CSV when the Accept header asks for text/csv and the result is a table.
+answers in the media type the Accept header prefers among those the result can take: JSON, JSON
+lines (one document a line, for batch transform), or CSV when the result is a table or text.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ import csv
 import io
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.responses import Response
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header, parse_options_header
 
-from scoreserver.errors import NotAcceptableError
-from scoreserver.protocols.core import ModelService
+from scoreserver.errors import NotAcceptableError, ResponseEncodingError
+from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.json_codec import loads
 from scoreserver.script.inputs import IncomingRequest
-from scoreserver.script.outputs import PreparedResponse, error_response, json_result, library_of
+from scoreserver.script.outputs import PreparedResponse, encode_json, error_response, library_of
 
 __all__ = ["SageMakerHandlers", "handlers"]
 
-_JSON_TYPES = ("application/json", "application/*", "*/*")
+_JSON = "application/json"
+_CSV = "text/csv"
+_JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
+"""The names JSON lines goes by; SageMaker batch transform uses the first."""
 
 
 def error(status_code: int, message: str) -> Response:
@@ -27,10 +35,17 @@ def error(status_code: int, message: str) -> Response:
     return error_response(status_code, message)
 
 
-def _accepted(accept: str | None) -> list[str]:
-    if not accept:
-        return ["*/*"]
-    return [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
+def _accept(headers: Headers) -> MIMEAccept | None:
+    """The client's Accept header without media type parameters; None when it sent none."""
+    header = ", ".join(headers.getlist("accept")).strip()
+    if not header:
+        return None
+    # werkzeug matches parameters exactly, so `application/json; charset=utf-8` or CSV's
+    # `header=present` would match nothing we send; they ask nothing of the type chosen.
+    return MIMEAccept(
+        (parse_options_header(value)[0], quality)
+        for value, quality in parse_accept_header(header, MIMEAccept)
+    )
 
 
 def _rows(value: Any) -> list[list[Any]] | None:
@@ -60,10 +75,78 @@ def _plain(value: Any) -> Any:
 _ARRAY_LIBRARIES = frozenset({"numpy", "pandas"})
 
 
-def _csv(rows: list[list[Any]]) -> bytes:
+def _csv(value: Any) -> bytes | None:
+    """The result as CSV: a table's rows, text that is not JSON as it is; else None."""
+    if isinstance(value, str):
+        value = json_value(value)
+        if isinstance(value, str):
+            return value.encode("utf-8")  # the script wrote its own CSV (or one cell of it)
+    rows = _rows(value)
+    if rows is None:
+        return None
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue().encode("utf-8")
+
+
+def _json(value: Any) -> bytes:
+    """The value as the JSON answer writes it; one JSON cannot hold raises TypeError or
+    ValueError, which core answers with a 500 saying so."""
+    try:
+        return encode_json(value)
+    except ResponseEncodingError as exc:
+        # encode_json's own error is /score's bare 500 (the reference's answer); here the client
+        # is told what is wrong, as on the other protocols.
+        if exc.__cause__ is None:
+            raise
+        raise exc.__cause__ from None
+
+
+def _json_lines(value: Any) -> bytes:
+    """One JSON document a line: each item of a list-like result, else the result itself."""
+    if isinstance(value, str):
+        value = json_value(value)
+    items = _items(value)
+    if items is None:
+        return _json(value) + b"\n"
+    # An item that is None is null: encode_json writes {} only for a whole result of None.
+    return b"".join((b"null" if item is None else _json(item)) + b"\n" for item in items)
+
+
+def _items(value: Any) -> list[Any] | None:
+    """The items of a list, tuple, array, Series or DataFrame (its records); None for others."""
+    # pandas goes through the JSON answer itself, so lines hold its rows: its dates, NaN as null.
+    value = loads(_json(value)) if library_of(value) == "pandas" else _plain(value)
+    return list(value) if isinstance(value, (list, tuple)) else None
+
+
+def _prepared(body: bytes, media_type: str) -> PreparedResponse:
+    """A 200 response carrying body as media_type."""
+    return PreparedResponse(
+        200,
+        body,
+        [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())],
+    )
+
+
+def _render(value: Any, accept: MIMEAccept | None) -> Response:
+    """run()'s result in the type the client prefers among those it can take; JSON on ties."""
+    if accept is None:
+        return _prepared(_json(value), _JSON)
+    csv_body = _csv(value) if accept.best_match([_CSV]) else None
+    offered = [_JSON, *([_CSV] if csv_body is not None else []), *_JSON_LINES]
+    chosen = accept.best_match(offered)
+    if chosen is None:
+        raise NotAcceptableError(
+            f"Cannot answer in {accept.to_header()}: run()'s result is sent as application/json, "
+            "as JSON lines (application/jsonlines), or as text/csv when it is a table (a list of "
+            "rows, an array or a DataFrame) or text."
+        )
+    if chosen == _CSV and csv_body is not None:
+        return _prepared(csv_body, _CSV)
+    if chosen in _JSON_LINES:
+        return _prepared(_json_lines(value), chosen)
+    return _prepared(_json(value), _JSON)
 
 
 class SageMakerHandlers:
@@ -81,26 +164,10 @@ class SageMakerHandlers:
 
     async def invocations(self, request: IncomingRequest) -> Response:
         """POST /invocations: run() as on /score; the result in a media type Accept allows."""
-        accepted = _accepted(request.headers.get("accept"))
-
-        def render(value: Any) -> Response:
-            if any(a in _JSON_TYPES for a in accepted):
-                return json_result(value, [])
-            rows = _rows(value) if "text/csv" in accepted or "text/*" in accepted else None
-            if rows is None:
-                raise NotAcceptableError(
-                    f"Cannot answer in {', '.join(accepted)}: run()'s result is sent as "
-                    "application/json, or as text/csv when it is a table (a list of rows, an "
-                    "array or a DataFrame)."
-                )
-            body = _csv(rows)
-            return PreparedResponse(
-                200,
-                body,
-                [(b"content-type", b"text/csv"), (b"content-length", str(len(body)).encode())],
-            )
-
-        return await self.service.respond(request, self.service.raw_arguments, render, error)
+        accept = _accept(request.headers)
+        return await self.service.respond(
+            request, self.service.raw_arguments, lambda value: _render(value, accept), error
+        )
 
 
 def handlers(service: ModelService) -> SageMakerHandlers:
