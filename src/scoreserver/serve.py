@@ -37,7 +37,13 @@ def sagemaker_arguments(argv: Sequence[str], environ: Mapping[str, str], prog: s
     if model_dir is None:
         model_dir = SAGEMAKER_MODEL_DIR
         arguments += ["--model_dir", model_dir]
-    if not (given.entry_script or given.config_file or environ.get("AZUREML_CONFIG_FILE")):
+    if given.entry_script or given.config_file:
+        return arguments
+    config_file = environ.get("AZUREML_CONFIG_FILE")
+    if config_file:
+        # Given as the flag: the command line wants an entry script or a config file by flag.
+        arguments += ["--config_file", config_file]
+    else:
         arguments += ["--entry_script", str(_found_score_py(Path(model_dir), environ))]
     return arguments
 

@@ -74,3 +74,4 @@ def test_an_entry_script_or_config_file_given_is_not_looked_for(tmp_path: Path) 
     ):
         args = sagemaker_arguments(["--model_dir", str(tmp_path), *argv], env, "serve")
         assert "--entry_script" not in args
+        assert args[args.index("--config_file") + 1] == "c.json"
