@@ -41,6 +41,20 @@ def results_server() -> Iterator[RunningServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def params_server() -> Iterator[RunningServer]:
+    """proto_std_params.py: @input_schema run(text: str, count: int, texts: list of str)."""
+    with script_server("proto_std_params.py") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bytes_server() -> Iterator[RunningServer]:
+    """proto_bytes.py: run(data) returning bytes, UTF-8 or not."""
+    with script_server("proto_bytes.py") as running:
+        yield running
+
+
 def client_for(server: RunningServer) -> triton.InferenceServerClient:
     """The Triton HTTP client, pointed at the server."""
     return triton.InferenceServerClient(f"127.0.0.1:{server.port}")
@@ -63,6 +77,22 @@ def test_health_and_server_metadata(schema_server: RunningServer) -> None:
     metadata = client.get_server_metadata()
     assert metadata["name"] == "scoreserver"
     assert "binary_tensor_data" in metadata["extensions"]
+
+
+def test_health_routes_answer_with_the_specs_json_bodies(schema_server: RunningServer) -> None:
+    # KServe's own client reads .json()["live"] and ["ready"]; the Triton client only the status.
+    model = {"name": "doubler", "ready": True}
+    for path, body in [
+        ("/v2/health/live", {"live": True}),
+        ("/v2/health/ready", {"ready": True}),
+        ("/v2/models/doubler/ready", model),
+        ("/v2/models/doubler/versions/1/ready", model),
+    ]:
+        response = httpx.get(schema_server.url + path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == body, path
+    assert httpx.head(schema_server.url + "/v2/health/ready").status_code == 200
 
 
 def test_model_metadata_comes_from_the_schema_decorators(schema_server: RunningServer) -> None:
@@ -359,6 +389,21 @@ def test_nan_goes_as_binary_data_but_not_as_json(results_server: RunningServer) 
     assert "cannot be expressed" in as_json.json()["error"]
 
 
+_BIG_BINARY_HEADER = json.dumps(
+    {
+        "inputs": [
+            {
+                "name": "d",
+                "shape": [2**62],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": 4},
+            }
+        ]
+    }
+).encode()
+"""A binary input whose shape needs more bytes than struct can even size."""
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "words"),
     [
@@ -398,6 +443,38 @@ def test_nan_goes_as_binary_data_but_not_as_json(results_server: RunningServer) 
         ),
         (b"{}", {"Inference-Header-Content-Length": "99"}, "Inference-Header-Content-Length"),
         (
+            _BIG_BINARY_HEADER + b"\x00" * 4,
+            {"Inference-Header-Content-Length": str(len(_BIG_BINARY_HEADER))},
+            f"4 bytes of binary data; {2**62} FP64 values need {2**62 * 8}",
+        ),
+        (
+            json.dumps(
+                {"inputs": [{"name": "d", "shape": [1] * 5000, "datatype": "INT64", "data": [1]}]}
+            ).encode(),
+            {},
+            "a shape of 5000 dimensions; at most 64",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "BOOL", "data": [1, 0]}]}',
+            {},
+            "Input 'd' of datatype BOOL holds values that are not true or false",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [1], "datatype": "BOOL", "data": [2.5]}]}',
+            {},
+            "Input 'd' of datatype BOOL holds values that are not true or false",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "FP64", "data": [1.5, true]}]}',
+            {},
+            "Input 'd' of datatype FP64 holds values that are booleans, not numbers",
+        ),
+        (
+            b'{"inputs": [{"name": "d", "shape": [2], "datatype": "BYTES", "data": [1, null]}]}',
+            {},
+            "Input 'd' of datatype BYTES holds values that are not strings",
+        ),
+        (
             b'{"inputs": [{"name": "d", "shape": [1], "datatype": "INT64", "data": '
             + b"[" * 20_000
             + b"1"
@@ -430,7 +507,7 @@ def test_wrong_method_and_unknown_path_use_the_error_body(plain_server: RunningS
 
 def test_infer_gets_ids_and_an_access_line_probes_do_not(plain_server: RunningServer) -> None:
     health = httpx.get(plain_server.url + "/v2/health/ready")
-    assert health.status_code == 200 and health.content == b""
+    assert health.status_code == 200 and health.json() == {"ready": True}
     body = {"inputs": [{"name": "data", "shape": [1, 2], "datatype": "INT64", "data": [1, 2]}]}
     response = httpx.post(
         plain_server.url + "/v2/models/model/infer", json=body, headers={"x-request-id": "abc-1"}
@@ -472,3 +549,74 @@ def test_odd_but_wellformed_requests_are_answered_not_crashed(plain_server: Runn
     )
     assert response.status_code == 400
     assert "not UTF-8" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("png", np.array([b"\x89PNG\r\n\x1a\n\x00"], dtype=object)),
+        ("array", np.array([[b"a", b"\xff"]], dtype=object)),
+    ],
+)
+def test_bytes_results_that_are_not_utf8_go_as_binary_data_unchanged(
+    bytes_server: RunningServer, kind: str, expected: np.ndarray
+) -> None:
+    client = client_for(bytes_server)
+    data = [tensor("data", np.array([kind.encode()], dtype=object), "BYTES", False)]
+    binary = client.infer("model", data, outputs=[triton.InferRequestedOutput("output-0")])
+    got = binary.as_numpy("output-0")
+    assert got.shape == expected.shape
+    assert got.ravel().tolist() == expected.ravel().tolist()
+    # JSON has no bytes: the protocol's 500 says so, not U+FFFD in place of them.
+    as_json = triton.InferRequestedOutput("output-0", binary_data=False)
+    with pytest.raises(InferenceServerException) as caught:
+        client.infer("model", data, outputs=[as_json])
+    assert caught.value.status() == "500"
+    assert "cannot be expressed" in caught.value.message()
+    assert "not UTF-8" in caught.value.message()
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_utf8_bytes_results_are_text(bytes_server: RunningServer, binary: bool) -> None:
+    utf8 = [tensor("data", np.array([b"utf8"], dtype=object), "BYTES", False)]
+    asked = [triton.InferRequestedOutput("output-0", binary_data=binary)]
+    values = client_for(bytes_server).infer("model", utf8, outputs=asked).as_numpy("output-0")
+    assert [_text(v) for v in values.tolist()] == ["café", "x"]
+
+
+@pytest.mark.parametrize("shape", [[1], [1, 1], [1, 1, 1]])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_a_one_element_tensor_of_any_rank_fills_a_scalar_parameter(
+    params_server: RunningServer, shape: list[int], binary: bool
+) -> None:
+    inputs = [
+        tensor("text", np.array(["Hi"], dtype=object).reshape(shape), "BYTES", binary),
+        tensor("count", np.array([5], dtype=np.int64).reshape(shape), "INT64", binary),
+    ]
+    result = client_for(params_server).infer("model", inputs)
+    assert result.as_numpy("text").tolist() == [b"Hi"]
+    assert result.as_numpy("text_type").tolist() == [b"str"]
+    assert result.as_numpy("count").tolist() == [5]
+    assert result.as_numpy("count_type").tolist() == [b"int"]
+
+
+@pytest.mark.parametrize("text", ["42", "true", "null", '{"k": 1}', "plain"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_text_that_parses_as_json_is_still_text_for_a_list_of_strings(
+    params_server: RunningServer, text: str, binary: bool
+) -> None:
+    texts = tensor("texts", np.array([text], dtype=object), "BYTES", binary)
+    result = client_for(params_server).infer("model", [texts])
+    assert result.as_numpy("texts").tolist() == [text.encode()]
+    # As /score passes it.
+    score = httpx.post(params_server.url + "/score", json={"texts": [text]})
+    assert score.status_code == 200 and score.json()["texts"] == [text]
+
+
+@pytest.mark.parametrize("shape", [[1], [1, 1]])
+def test_json_text_of_a_list_in_a_one_element_tensor_is_that_list(
+    params_server: RunningServer, shape: list[int]
+) -> None:
+    text = np.array(['["a", "b"]'], dtype=object).reshape(shape)
+    result = client_for(params_server).infer("model", [tensor("texts", text, "BYTES")])
+    assert result.as_numpy("texts").tolist() == [b"a", b"b"]

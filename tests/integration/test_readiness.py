@@ -69,6 +69,9 @@ def test_a_stop_turns_readiness_off_while_liveness_and_scoring_stay_up() -> None
             for path, status in READY_ROUTES.items():
                 assert client.get(path).status_code == status, path
             assert client.get("/v1/models/model").json() == {"name": "model", "ready": False}
+            assert client.get("/v2/health/ready").json() == {"ready": False}
+            model_ready = client.get("/v2/models/model/ready").json()
+            assert model_ready == {"name": "model", "ready": False}
             assert client.get("/v2/health/live").status_code == 200
             assert client.get("/").text == "Healthy"
             assert client.post("/score", content='{"data": [[1, 2]]}').json() == [3]

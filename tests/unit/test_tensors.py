@@ -60,6 +60,26 @@ def test_zero_size_inputs_keep_their_empty_rows_as_numpy_does(
         rows = rows[0]
 
 
+def test_json_data_of_each_datatypes_kind_is_read() -> None:
+    cases = [
+        ("BOOL", [True, False]),
+        ("FP64", [1, 2.5]),
+        ("FP32", [[0.5], [-3]]),
+        ("BYTES", ["a", "", "é"]),
+        ("BYTES", []),
+        ("BOOL", []),
+    ]
+    for datatype, values in cases:
+        shape = [len(values), 1] if values and isinstance(values[0], list) else [len(values)]
+        raw = {"name": "x", "shape": shape, "datatype": datatype, "data": values}
+        assert decoded(raw) == values
+
+
+def test_a_shape_of_as_many_dimensions_as_numpy_allows_is_read() -> None:
+    value = decoded({"name": "x", "shape": [1] * 64, "datatype": "INT64", "data": [7]})
+    assert np.array(value).shape == (1,) * 64
+
+
 def test_a_zero_size_shape_cannot_ask_for_unbounded_empty_rows() -> None:
     raw = {"name": "x", "shape": [10**9, 10**9, 0], "datatype": "FP64", "data": []}
     with pytest.raises(BadRequestError, match=r"would be 1,000,000,000 or more empty lists"):
@@ -114,6 +134,49 @@ def test_binary_bytes_are_length_prefixed_and_offsets_advance() -> None:
         ({"name": "x", "shape": [2], "datatype": "INT8", "data": [1, 128]}, None, "-128 to 127"),
         ({"name": "x", "shape": [1], "datatype": "UINT8", "data": [-1]}, None, "0 to 255"),
         ({"name": "x", "shape": [1], "datatype": "UINT64", "data": [2**64]}, None, "range"),
+        ({"name": "x", "shape": [2], "datatype": "BOOL", "data": [1, 0]}, None, "true or false"),
+        ({"name": "x", "shape": [1], "datatype": "BOOL", "data": [2.5]}, None, "true or false"),
+        ({"name": "x", "shape": [1], "datatype": "BOOL", "data": ["true"]}, None, "true or"),
+        ({"name": "x", "shape": [1], "datatype": "FP64", "data": [True]}, None, "booleans"),
+        ({"name": "x", "shape": [2], "datatype": "FP32", "data": [1.5, False]}, None, "booleans"),
+        ({"name": "x", "shape": [2], "datatype": "BYTES", "data": [1, None]}, None, "not strings"),
+        ({"name": "x", "shape": [1], "datatype": "BYTES", "data": [{"a": 1}]}, None, "strings"),
+        ({"name": "x", "shape": [1] * 65, "datatype": "FP64", "data": [1]}, None, "at most 64"),
+        (
+            {"name": "x", "shape": [1] * 5000, "datatype": "INT64", "data": [1]},
+            None,
+            "a shape of 5000 dimensions; at most 64",
+        ),
+        (
+            {
+                "name": "x",
+                "shape": [2**62],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": 4},
+            },
+            b"\x00" * 4,
+            f"need {2**62 * 8}",
+        ),
+        (
+            {
+                "name": "x",
+                "shape": [2**62, 2**62],
+                "datatype": "INT8",
+                "parameters": {"binary_data_size": 1},
+            },
+            b"\x00",
+            "1 bytes of binary data",
+        ),
+        (
+            {
+                "name": "x",
+                "shape": [1] * 65,
+                "datatype": "FP32",
+                "parameters": {"binary_data_size": 4},
+            },
+            b"\x00" * 4,
+            "at most 64",
+        ),
         (
             {"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}},
             b"\x00" * 4,
@@ -223,6 +286,36 @@ def test_binary_packing_round_trips_through_numpy() -> None:
     assert np.frombuffer(pack_binary(tensor), dtype="<f4").tolist() == [1.5, -2.0]
     words = pack_binary(one(["é", "ab"]))
     assert words == struct.pack("<I", 2) + "é".encode() + struct.pack("<I", 2) + b"ab"
+
+
+@pytest.mark.parametrize(
+    ("value", "flat"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00", [b"\x89PNG\r\n\x1a\n\x00"]),
+        (np.array([[b"a", b"\xff"]]), ["a", b"\xff"]),
+        (np.array([np.bytes_(b"\xfe"), "b"], dtype=object), [b"\xfe", "b"]),
+        ([b"ok", b"\x80"], ["ok", b"\x80"]),
+    ],
+)
+def test_bytes_that_are_not_utf8_go_as_binary_data_unchanged(value: Any, flat: list[Any]) -> None:
+    tensor = one(value)
+    assert (tensor.datatype, tensor.flat) == ("BYTES", flat)
+    assert [type(v) for v in tensor.flat] == [type(v) for v in flat]
+    packed = pack_binary(tensor)
+    raw = [v.encode() if isinstance(v, str) else v for v in flat]
+    assert packed == b"".join(struct.pack("<I", len(v)) + v for v in raw)
+    # JSON has no bytes: the output cannot be expressed, rather than sent with U+FFFD in them.
+    with pytest.raises(ValueError, match="not UTF-8 text"):
+        tensor.as_json()
+    assert tensor.as_json(len(packed))["parameters"] == {"binary_data_size": len(packed)}
+
+
+def test_utf8_bytes_are_text_in_json() -> None:
+    tensor = one(np.array([b"caf\xc3\xa9", b"x"]))
+    assert tensor.as_json()["data"] == ["café", "x"]
+    assert (
+        pack_binary(tensor) == struct.pack("<I", 5) + "café".encode() + struct.pack("<I", 1) + b"x"
+    )
 
 
 def test_integers_beyond_64_bits_are_no_tensor() -> None:

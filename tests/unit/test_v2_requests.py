@@ -117,3 +117,17 @@ def test_a_common_request_is_read_by_name_in_row_major_rows() -> None:
     assert parsed.values == {"a": [[1.5, 2], [3, 4]], "b": ["x"]}
     assert parsed.id == "r1"
     assert json.loads(parsed.json_text()) == {"a": [[1.5, 2], [3, 4]], "b": ["x"]}
+
+
+def test_a_shape_of_too_many_dimensions_is_the_same_400_either_way() -> None:
+    # msgspec refuses it while reading, so the full reading says what is wrong.
+    for dims in (65, 5000):
+        raw = {"name": "d", "shape": [1] * dims, "datatype": "INT64", "data": [1]}
+        body = json.dumps({"inputs": [raw]}).encode()
+        expected = _outcome(partial(_fully_read, body))
+        assert expected[0] == "400" and "at most 64" in expected[1]
+        assert _outcome(partial(_InferRequest, _request(body))) == expected
+    body = json.dumps(
+        {"inputs": [{"name": "d", "shape": [1] * 64, "datatype": "INT64", "data": [1]}]}
+    )
+    assert _outcome(partial(_InferRequest, _request(body.encode())))[0] == "ok"

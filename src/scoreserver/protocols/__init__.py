@@ -83,10 +83,18 @@ PROTOCOLS: tuple[Protocol, ...] = (
             Route("/v2/health/ready", ("GET", "HEAD"), "ready", "V2 Ready:", probe=True),
             Route("/v2", ("GET", "HEAD"), "server_metadata", "V2 Server:"),
             Route(_V2_MODEL, ("GET", "HEAD"), "model_metadata", "V2 Metadata:"),
-            Route(_V2_MODEL + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
+            Route(
+                _V2_MODEL + "/ready", ("GET", "HEAD"), "model_ready", "V2 Model Ready:", probe=True
+            ),
             Route(_V2_MODEL + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
             Route(_V2_VERSION, ("GET", "HEAD"), "model_metadata", "V2 Metadata:"),
-            Route(_V2_VERSION + "/ready", ("GET", "HEAD"), "ready", "V2 Model Ready:", probe=True),
+            Route(
+                _V2_VERSION + "/ready",
+                ("GET", "HEAD"),
+                "model_ready",
+                "V2 Model Ready:",
+                probe=True,
+            ),
             Route(_V2_VERSION + "/infer", ("POST",), "infer", "V2 Infer:", compressed_bodies=True),
         ),
         prefix="/v2/",

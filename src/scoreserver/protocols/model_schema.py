@@ -172,18 +172,32 @@ def _first(schemas: Any) -> Any:
 
 
 def _unwrapped(param_type: Any, value: Any) -> Any:
-    """A one-element tensor for a scalar parameter is that scalar; JSON text for an object or
-    list parameter (a BYTES tensor) is that object or list."""
+    """A one-element tensor (of any rank, every dimension 1) for a scalar parameter is that
+    scalar; JSON text in one for an object or list parameter (a BYTES tensor) is that object or
+    list, when it parses as one."""
     sample = getattr(param_type, "sample_input", None)
     if not _is_standard(param_type) or not isinstance(value, list) or len(value) != 1:
         return value
+    element = _only_element(value)
+    if isinstance(element, list):  # rows of no or several values: not one element
+        return value
     if isinstance(sample, (bool, int, float, str)):
-        return value[0]
-    if isinstance(sample, (dict, list)) and isinstance(value[0], str):
+        return element
+    if isinstance(sample, (dict, list)) and isinstance(element, str):
         try:
-            return loads(value[0])
+            parsed = loads(element)
         except ValueError:  # not JSON (or nested too deeply): the schema judges the text
             return value
+        # Text such as "42" or "null" in a list of strings is a string, as /score passes it.
+        return parsed if isinstance(parsed, dict if isinstance(sample, dict) else list) else value
+    return value
+
+
+def _only_element(value: list[Any]) -> Any:
+    """The innermost value of nested one-element lists ([[5]] is 5); a list when one level has
+    no or several values."""
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
     return value
 
 

@@ -13,7 +13,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import msgspec
 
@@ -53,6 +53,10 @@ _DTYPE_KINDS = {"b": "BOOL", "u": "UINT", "i": "INT", "f": "FP"}
 
 _LENGTH = struct.Struct("<I")
 
+MOST_DIMENSIONS = 64
+"""The most dimensions a shape may have: numpy's limit, and deeper nested lists than run()'s
+JSON text could be written with."""
+
 _Walked = tuple[list[Any], set[type]]
 """Values in row-major order and the set of their types."""
 
@@ -81,6 +85,11 @@ class OutputTensor:
         """The output's JSON object, with its data or, for binary data, its size."""
         body: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": self.shape}
         if binary_size is None:
+            if self.datatype == "BYTES" and bytes in set(map(type, self.flat)):
+                raise ValueError(
+                    f"output {self.name!r} holds bytes that are not UTF-8 text, which JSON "
+                    "cannot carry; ask for it as binary data"
+                )
             body["data"] = self.flat
         else:
             body["parameters"] = {"binary_data_size": binary_size}
@@ -102,6 +111,11 @@ def _checked_header(raw: Any) -> tuple[str, list[int], str, dict[str, Any]]:
     ):
         raise BadRequestError(
             f"Input {name!r} needs a 'shape': a list of non-negative integers, as [2, 4]."
+        )
+    if len(shape) > MOST_DIMENSIONS:
+        raise BadRequestError(
+            f"Input {name!r} has a shape of {len(shape)} dimensions; at most "
+            f"{MOST_DIMENSIONS} are allowed."
         )
     if datatype not in DATATYPES:
         raise BadRequestError(
@@ -149,20 +163,30 @@ def json_input(
         raise BadRequestError(
             f"Input {name!r} has {len(flat)} values, but its shape {shape} needs {count}."
         )
-    if datatype != "BYTES" and not kinds <= _JSON_NUMBERS:
-        raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
+    if not kinds <= _KINDS_OF[datatype]:
+        _refuse_kinds(name, datatype, kinds)
     bounds = _INTEGER_RANGES.get(datatype)
-    if bounds is not None and flat:
-        if kinds != {int}:  # Python's bool is an int, but not its type
-            raise BadRequestError(
-                f"Input {name!r} of datatype {datatype} holds values that are not integers."
-            )
-        if min(flat) not in bounds or max(flat) not in bounds:
-            raise BadRequestError(
-                f"Input {name!r} holds integers beyond {datatype}'s range "
-                f"({bounds.start} to {bounds.stop - 1})."
-            )
+    if bounds is not None and flat and (min(flat) not in bounds or max(flat) not in bounds):
+        raise BadRequestError(
+            f"Input {name!r} holds integers beyond {datatype}'s range "
+            f"({bounds.start} to {bounds.stop - 1})."
+        )
     return InputTensor(name, shape, datatype, _reshape(flat, shape), parameters)
+
+
+def _refuse_kinds(name: str, datatype: str, kinds: set[type]) -> NoReturn:
+    """The 400 for JSON data whose values are not of the kinds the datatype holds."""
+    if datatype == "BYTES":
+        expected = "that are not strings"
+    elif datatype == "BOOL":
+        expected = "that are not true or false"
+    elif not kinds <= _JSON_NUMBERS:
+        raise BadRequestError(f"Input {name!r} of datatype {datatype} holds non-numbers.")
+    elif datatype in _INTEGER_RANGES:
+        expected = "that are not integers"
+    else:
+        expected = "that are booleans, not numbers"
+    raise BadRequestError(f"Input {name!r} of datatype {datatype} holds values {expected}.")
 
 
 _INTEGER_RANGES = {
@@ -172,6 +196,18 @@ _INTEGER_RANGES = {
 }
 """The values each integer datatype holds."""
 
+_NUMBERS = frozenset({int, float})
+
+_KINDS_OF: dict[str, frozenset[type]] = {
+    **{datatype: frozenset({int}) for datatype in _INTEGER_RANGES},
+    "FP16": _NUMBERS,
+    "FP32": _NUMBERS,
+    "FP64": _NUMBERS,
+    "BOOL": frozenset({bool}),  # Python's bool is an int, but not its type: true is no number
+    "BYTES": frozenset({str}),
+}
+"""The types of JSON values each datatype holds, as Triton checks them."""
+
 
 class JsonInput(msgspec.Struct):
     """An input object as most requests send it, checked while it is read (in C): a name, a
@@ -179,7 +215,9 @@ class JsonInput(msgspec.Struct):
     again by decode_input, which says what is wrong."""
 
     name: str
-    shape: list[Annotated[int, msgspec.Meta(ge=0)]]
+    shape: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=MOST_DIMENSIONS)
+    ]
     datatype: str
     data: Any = msgspec.UNSET
     parameters: Optional[dict[str, Any]] = None  # noqa: UP045 (msgspec reads it at run time)
@@ -265,13 +303,15 @@ def _unpack(name: str, datatype: str, count: int, chunk: memoryview) -> list[Any
     """Binary tensor data: little-endian values, or length-prefixed strings for BYTES."""
     if datatype == "BYTES":
         return _unpack_bytes(name, count, chunk)
-    fmt = f"<{count}{DATATYPES[datatype]}"
-    if struct.calcsize(fmt) != len(chunk):
+    code = DATATYPES[datatype]
+    # Counted before any struct format is built: a shape's count can be beyond what struct sizes.
+    needed = count * struct.calcsize(f"<{code}")
+    if needed != len(chunk):
         raise BadRequestError(
             f"Input {name!r} has {len(chunk)} bytes of binary data; {count} {datatype} values "
-            f"need {struct.calcsize(fmt)}."
+            f"need {needed}."
         )
-    return list(struct.unpack(fmt, chunk))
+    return list(struct.unpack(f"<{count}{code}", chunk))
 
 
 def _unpack_bytes(name: str, count: int, chunk: memoryview) -> list[Any]:
@@ -437,11 +477,16 @@ class _Kinds(dict[type, type]):
 _KINDS = _Kinds()
 
 
-def _text(value: Any) -> str:
+def _text(value: Any) -> str | bytes:
+    """A BYTES element: text, or bytes that are not UTF-8 as they are (binary data sends them
+    unchanged; JSON cannot)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value)  # exactly bytes (not numpy's bytes_), as as_json looks for them
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)

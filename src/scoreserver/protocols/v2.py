@@ -43,10 +43,6 @@ def error(status_code: int, message: str) -> Response:
     return json_response(status_code, {"error": message})
 
 
-def _empty(status_code: int) -> Response:
-    return PreparedResponse(status_code, b"", [(b"content-length", b"0")])
-
-
 class _JsonRequest(msgspec.Struct):
     """An inference request as most clients send it: JSON inputs, no binary part."""
 
@@ -203,12 +199,19 @@ class V2Handlers:
         self.error = error
 
     async def live(self, request: IncomingRequest) -> Response:
-        """GET /v2/health/live: the server answers."""
-        return _empty(200)
+        """GET /v2/health/live: the server answers, {"live": true}."""
+        return json_response(200, {"live": True})
 
     async def ready(self, request: IncomingRequest) -> Response:
-        """GET /v2/health/ready and the model's ready: 200 while ready, else 400 (the spec's 4xx)."""
-        return _empty(200 if self.service.readiness.ready else 400)
+        """GET /v2/health/ready: {"ready": ...}, 200 while ready, else 400 (the spec's 4xx)."""
+        ready = self.service.readiness.ready
+        return json_response(200 if ready else 400, {"ready": ready})
+
+    async def model_ready(self, request: IncomingRequest) -> Response:
+        """GET /v2/models/{name}/ready: {"name": ..., "ready": ...}, with ready()'s status."""
+        ready = self.service.readiness.ready
+        body = {"name": self.service.model_name, "ready": ready}
+        return json_response(200 if ready else 400, body)
 
     async def server_metadata(self, request: IncomingRequest) -> Response:
         """GET /v2: the server's name, version and extensions."""
