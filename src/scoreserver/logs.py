@@ -198,13 +198,19 @@ def find_logging_config(app_root: Path, entry_script: Path | None) -> Path | Non
     return next((c for c in candidates if c.is_file()), None)
 
 
+def is_level(level: str) -> bool:
+    """Whether the name is one of logging's levels (DEBUG, INFO, WARNING, ERROR, CRITICAL...)."""
+    return isinstance(logging.getLevelName(level), int)
+
+
 def configure_logging(level: str, user_config: Path | None = None) -> None:
-    """Apply the user's logging.json if there is one, else the default configuration."""
+    """Apply the user's logging.json if there is one, else the default configuration (at INFO
+    when level names no level: the reference starts whatever AZUREML_LOG_LEVEL says)."""
     if user_config is not None:
         logging.config.dictConfig(json.loads(user_config.read_text(encoding="utf-8")))
         logging.getLogger(SERVER_LOGGER).info("Loaded logging config from %s", user_config)
         return
-    logging.config.dictConfig(default_logging_config(level))
+    logging.config.dictConfig(default_logging_config(level if is_level(level) else "INFO"))
 
 
 def log_exception(exc: BaseException, prefix: str = "Encountered Exception: ") -> None:

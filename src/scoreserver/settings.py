@@ -97,8 +97,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_key: Optional[str] = field(default=None, name="SCORESERVER_AUTH_KEY")
     """When set, /score and /swagger.json need "Authorization: Bearer <key>"; never logged."""
 
-    scoring_timeout_ms: PositiveInt = field(default=3_600_000, name="SCORING_TIMEOUT_MS")
-    """How long run() may take before the client gets a 500 timeout answer."""
+    scoring_timeout_ms: int = field(default=3_600_000, name="SCORING_TIMEOUT_MS")
+    """How long run() may take before the client gets a 500 timeout answer; 0 or less, no limit
+    (the reference serves on with such a value)."""
 
     app_root: Path = field(default_factory=Path.cwd, name="AML_APP_ROOT")
     """The application's root folder: importable, and searched for config and swagger files."""
@@ -383,7 +384,8 @@ def _resolved(settings: Settings, given: Collection[str]) -> Settings:
     """Make the script path absolute and the source directory relative to the app root."""
     updates: dict[str, Any] = {}
     if settings.entry_script is not None and not settings.entry_script.is_absolute():
-        updates["entry_script"] = (settings.app_root / settings.entry_script).absolute()
+        # Normalised, as the reference has it: ../scripts/score.py names no "..".
+        updates["entry_script"] = Path(os.path.abspath(settings.app_root / settings.entry_script))
     if settings.source_directory is not None and not settings.source_directory.is_absolute():
         updates["source_directory"] = settings.app_root / settings.source_directory
     updates.update(_vertex_defaults(settings, given))

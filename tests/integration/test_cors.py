@@ -192,3 +192,29 @@ def test_preflight_without_cors_is_the_plain_options_answer(no_cors: RunningServ
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert response.headers["x-ms-run-function-failed"] == "False"
     assert cors_headers(response) == {}
+
+
+def test_a_wildcard_lets_every_origin_in_naming_each_back() -> None:
+    # AML_CORS_ORIGINS="*" is the usual way to open an endpoint to browsers.
+    with (
+        script_server("hello.py", env={"AML_CORS_ORIGINS": "*"}) as server,
+        server.client() as http,
+    ):
+        named = http.post("/score", headers={"Origin": "http://z.com"}, content=b"x")
+        unnamed = http.post("/score", content=b"x")
+        preflight = http.options(
+            "/score",
+            headers={
+                "Origin": "http://z.com",
+                **PREFLIGHT,
+                "Access-Control-Request-Headers": "a,b",
+            },
+        )
+    assert cors_headers(named) == {"access-control-allow-origin": "http://z.com", "vary": "Origin"}
+    assert cors_headers(unnamed) == {"access-control-allow-origin": "*"}
+    assert cors_headers(preflight) == {
+        "access-control-allow-origin": "http://z.com",
+        "access-control-allow-headers": "a, b",
+        "access-control-allow-methods": "GET, POST",
+        "vary": "Origin",
+    }

@@ -276,3 +276,19 @@ def test_a_requests_lines_are_in_the_log_the_moment_its_response_arrives(
         "200",
         "N/A",
     )
+
+
+def test_a_log_level_that_is_no_level_logs_at_info_and_says_so(tmp_path: Path) -> None:
+    # The reference starts whatever AZUREML_LOG_LEVEL says; a typo must not stop the server.
+    env = {"AZUREML_LOG_LEVEL": "verbose"}
+    with serving(["--entry_script", str(LOGS)], env=env, cwd=tmp_path) as server:
+        scored = _score(server, "x")
+        output = server.output()
+    assert scored
+    warning = (
+        "azmlinfsrv - AZUREML_LOG_LEVEL 'VERBOSE' is not a logging level (DEBUG, INFO, "
+        "WARNING, ERROR or CRITICAL): logging at INFO."
+    )
+    (line,) = [line for line in output.splitlines() if line.endswith(warning)]
+    assert " W [" in line
+    assert "POST /score 200" in output  # access lines are INFO

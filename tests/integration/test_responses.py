@@ -209,6 +209,25 @@ def test_aml_response_other_status_codes(responses: RunningServer) -> None:
     assert not_found.headers["x-ms-run-function-failed"] == "False"
 
 
+def test_aml_response_of_a_list_has_its_length(responses: RunningServer) -> None:
+    response = answer(responses, "list_body")
+    assert response.content == b"ab"
+    assert response.headers["content-length"] == "2"
+    assert "transfer-encoding" not in response.headers
+
+
+@pytest.mark.parametrize("case", ["s999", "s0", "int_body"])
+def test_aml_response_http_cannot_carry_is_a_json_500_not_a_cut_connection(
+    responses: RunningServer, case: str
+) -> None:
+    # A status uvicorn has no status line for, or a body that is no iterable, used to end the
+    # connection without an answer (or halfway through one).
+    response = answer(responses, case)
+    assert response.status_code == 500
+    assert response.content == INTERNAL_ERROR_BODY
+    assert answer(responses, "text").status_code == 200
+
+
 def test_werkzeug_response_is_passed_through(responses: RunningServer) -> None:
     response = answer(responses, "werkzeug")
     assert response.status_code == 202

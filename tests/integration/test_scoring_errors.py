@@ -110,3 +110,15 @@ def test_run_within_the_timeout_succeeds(client: httpx.Client) -> None:
     response = client.post("/score", json={"kind": "sleep", "seconds": 0.1})
     assert response.status_code == 200
     assert response.json() == {"slept": 0.1}
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_timeout_of_zero_or_less_is_no_limit_as_in_the_reference(value: str) -> None:
+    # The reference starts and serves with such a value; refusing to start broke deployments.
+    with script_server("http_outcomes.py", env={"SCORING_TIMEOUT_MS": value}) as server:
+        response = httpx.post(
+            server.url + "/score", json={"kind": "sleep", "seconds": 0.3}, timeout=30
+        )
+        output = server.output()
+    assert response.status_code == 200, response.text
+    assert f"Scoring timeout is set to {value}" in output

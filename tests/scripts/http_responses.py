@@ -50,4 +50,12 @@ def run(data):
         return Response("werkzeug fail", status=500)
     if data == "werkzeug_generator":
         return Response(_slow_chunks("w"), mimetype="text/plain")
+    if data == "list_body":
+        return AMLResponse(["a", "b"], 200)
+    if data == "s999":
+        return AMLResponse("x", 999)
+    if data == "s0":
+        return AMLResponse("x", 0)
+    if data == "int_body":
+        return AMLResponse(5, 200)
     return {"unknown": data}

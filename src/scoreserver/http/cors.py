@@ -25,11 +25,12 @@ class CorsPolicy:
     def headers_for(self, method: str, headers: Headers) -> list[tuple[bytes, bytes]]:
         """The Access-Control-* (and Vary) headers the response gets; none for other origins."""
         origin = headers.get("origin")
+        anyone = "*" in self.origins
         if origin is None:
             # flask-cors answers a request without Origin with the first listed origin.
             allowed = self.origins[0]
-        elif origin in self.origins:
-            allowed = origin
+        elif anyone or origin in self.origins:
+            allowed = origin  # "*" lets every origin in, each named back (and Vary says so)
         else:
             return []
         out = [(b"Access-Control-Allow-Origin", allowed.encode("latin-1"))]
@@ -37,8 +38,10 @@ class CorsPolicy:
         if method == "OPTIONS" and requested is not None and requested.upper() in ALLOWED_METHODS:
             wanted_headers = headers.get("access-control-request-headers")
             if wanted_headers:
-                out.append((b"Access-Control-Allow-Headers", wanted_headers.encode("latin-1")))
+                # Named back as a list, the way flask-cors writes one: "a, b".
+                names = ", ".join(n.strip() for n in wanted_headers.split(",") if n.strip())
+                out.append((b"Access-Control-Allow-Headers", names.encode("latin-1")))
             out.append((b"Access-Control-Allow-Methods", ", ".join(ALLOWED_METHODS).encode()))
-        if len(self.origins) > 1:
+        if len(self.origins) > 1 or (anyone and origin is not None):
             out.append((b"Vary", b"Origin"))
         return out

@@ -130,7 +130,23 @@ def to_response(value: Any) -> Response:
 
 
 def _from_werkzeug(response: WerkzeugResponse) -> Response:
-    """Pass a werkzeug/Flask/AMLResponse through, streaming it when its body is an iterator."""
+    """Pass a werkzeug/Flask/AMLResponse through, streaming it when its body is an iterator.
+
+    One HTTP cannot carry (a status outside 100-599, a body that is neither bytes, text nor an
+    iterable of them) is refused here, before a byte is sent: a JSON 500 rather than a response
+    cut off midway.
+    """
+    status = response.status_code
+    if not 100 <= status <= 599:
+        raise ResponseEncodingError() from ValueError(
+            f"run() returned a response with status {status}; HTTP's status codes run from 100 "
+            "to 599."
+        )
+    if response.is_streamed:
+        try:
+            iter(response.response)
+        except TypeError as exc:
+            raise ResponseEncodingError() from exc
     headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in response.headers.items()
@@ -146,8 +162,12 @@ def _from_werkzeug(response: WerkzeugResponse) -> Response:
         bare = Response(b"", status_code=response.status_code)
         bare.raw_headers = [h for h in headers if h[0] != b"content-length"]
         return bare
-    plain = Response(response.get_data(), status_code=response.status_code)
-    plain.raw_headers = headers
+    body = response.get_data()
+    plain = Response(body, status_code=response.status_code)
+    # werkzeug counts only a body given as one string or bytes; a list's (["a", "b"]) gets its
+    # length here, or it would go out chunked.
+    plain.raw_headers = [h for h in headers if h[0] != b"content-length"]
+    plain.raw_headers.append((b"content-length", str(len(body)).encode()))
     return plain
 
 

@@ -27,6 +27,9 @@ __all__ = ["ScoreResult", "Scorer"]
 
 logger = logging.getLogger("azmlinfsrv")
 
+_NO_TIMEOUT_S = 365 * 24 * 3600.0
+"""SCORING_TIMEOUT_MS of 0 or less: no limit (a year is as good as none, and timers take it)."""
+
 
 # Not frozen: a frozen dataclass pays for object.__setattr__ per field, and this one is made
 # for every request.
@@ -51,7 +54,7 @@ class Scorer:
         self._run: Callable[..., Any] = script.run
         self._is_async = script.is_async
         self._timeout_ms = timeout_ms
-        self._timeout_s = timeout_ms / 1000
+        self._timeout_s = timeout_ms / 1000 if timeout_ms > 0 else _NO_TIMEOUT_S
         self._concurrency = concurrency
         self._threads: RunThreads | None = None
         self._meter = meter
