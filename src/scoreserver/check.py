@@ -117,7 +117,11 @@ def main(argv: Sequence[str], prog: str) -> int:
     sys.stdout.write(render_report(settings, results))
     sys.stdout.flush()
     if args.junit_xml:
-        write_junit(results, Path(args.junit_xml))
+        try:
+            write_junit(results, Path(args.junit_xml))
+        except OSError as exc:
+            logger.error("Cannot write the JUnit report to %s: %s", args.junit_xml, exc)
+            return ConfigurationError.exit_code
     return exit_code(results)
 
 
@@ -170,7 +174,11 @@ async def run_checks(settings: Settings, request_files: list[Path]) -> list[Case
     # from the batching scorer): what it raises is known from the exceptions the server logs.
     if batch_policy(script.run) is None:
         script = replace(script, run=_recording(script, raised))
-    app, scorer = _app(settings, script, swagger)
+    started = time.perf_counter()
+    try:
+        app, scorer = _app(settings, script, swagger)
+    except EntryScriptError as exc:  # refused as the server refuses it at start (batching)
+        return [*results, CaseResult("serve run()", _since(started), exc.message, True)]
     logged = _LoggedExceptions(raised)
     logging.getLogger(SERVER_LOGGER).addHandler(logged)
     try:

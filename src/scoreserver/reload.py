@@ -227,6 +227,8 @@ class _Retiring:
 
     worker: _Worker
     deadline: float
+    version: str = "the previous version"
+    """What the log calls its code: the one replaced, or a new one that never took over."""
 
 
 @dataclass
@@ -293,8 +295,9 @@ class Reloader:
         for retired in self.retiring:
             if now > retired.deadline and retired.worker.process.is_alive():
                 logger.error(
-                    "Worker (pid:%s) of the previous version did not finish in time; killing it.",
+                    "Worker (pid:%s) of %s did not finish in time; killing it.",
                     retired.worker.process.pid,
+                    retired.version,
                 )
                 retired.worker.process.kill()
                 retired.deadline = float("inf")
@@ -316,7 +319,7 @@ class Reloader:
         forget_bytecode(changed)
         if self.pending:
             # Newer code than theirs has arrived: they would only be replaced again.
-            self._retire(self.pending)
+            self._retire(self.pending, "a new version replaced by a newer one")
             self.pending = []
         taken = {w.slot for w in serving} | {r.worker.slot for r in self.retiring}
         total = self.worker_count * GENERATIONS
@@ -364,10 +367,10 @@ class Reloader:
             if message.location:
                 reason += f" at {message.location}"
         logger.error("Reload failed, still serving the previous version: %s", reason)
-        self._retire(self.pending)
+        self._retire(self.pending, "the new version that failed")
         self.pending = []
 
-    def _retire(self, workers: list[_Worker]) -> None:
+    def _retire(self, workers: list[_Worker], version: str = "the previous version") -> None:
         """Tell workers to stop accepting, finish what they have, and exit."""
         deadline = time.monotonic() + self.grace_s + KILL_MARGIN_S
         for worker in workers:
@@ -378,7 +381,7 @@ class Reloader:
                 worker.status = None
             if worker.process.is_alive():
                 self.platform.ask_to_stop(worker.process, worker.stop_flag)
-            self.retiring.append(_Retiring(worker, deadline))
+            self.retiring.append(_Retiring(worker, deadline, version))
 
     def _reap(self, retired: _Retiring) -> None:
         process = retired.worker.process
@@ -387,11 +390,12 @@ class Reloader:
         # uvicorn ends a process it drained on SIGTERM by raising that signal again.
         if process.exitcode == 0 or (retired.worker.ready and process.exitcode == -signal.SIGTERM):
             logger.info(
-                "Worker (pid:%s) of the previous version has finished and exited.", process.pid
+                "Worker (pid:%s) of %s has finished and exited.", process.pid, retired.version
             )
         else:
             logger.info(
-                "Worker (pid:%s) of the previous version exited with code %s.",
+                "Worker (pid:%s) of %s exited with code %s.",
                 process.pid,
+                retired.version,
                 process.exitcode,
             )

@@ -389,7 +389,26 @@ def _resolved(settings: Settings, given: Collection[str]) -> Settings:
     if settings.source_directory is not None and not settings.source_directory.is_absolute():
         updates["source_directory"] = settings.app_root / settings.source_directory
     updates.update(_vertex_defaults(settings, given))
-    return msgspec.structs.replace(settings, **updates) if updates else settings
+    resolved = msgspec.structs.replace(settings, **updates) if updates else settings
+    _check_metrics_port(resolved)
+    return resolved
+
+
+def _check_metrics_port(settings: Settings) -> None:
+    """A metrics port that is another of the server's own ports would be "already in use"."""
+    port = settings.metrics_port
+    if port is None:
+        return
+    if port == settings.port:
+        other = "the server's port"
+    elif settings.separate_health_endpoint and port == settings.health_port:
+        other = "the health port"
+    else:
+        return
+    raise ConfigurationError(
+        f"SCORESERVER_METRICS_PORT is {port}, {other}: give /metrics a port of its own, or "
+        "leave the variable unset to serve /metrics on the server's port."
+    )
 
 
 def _vertex_defaults(settings: Settings, given: Collection[str]) -> dict[str, Any]:

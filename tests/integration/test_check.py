@@ -107,6 +107,49 @@ def test_a_script_that_does_not_import_is_broken_with_its_line(tmp_path: Path) -
     assert "Failed to import user script" in (error.get("message") or "")
 
 
+def test_a_batched_run_the_server_refuses_is_broken_not_a_traceback(tmp_path: Path) -> None:
+    # Another decorator between @input_schema and @scoreserver.batch: the server refuses it at
+    # start (exit 3), so check reports it, exit 3, with its JUnit file.
+    script = tmp_path / "score.py"
+    script.write_text(
+        "import functools\n"
+        "import scoreserver\n"
+        "from inference_schema.schema_decorators import input_schema\n"
+        "from inference_schema.parameter_types.standard_py_parameter_type import (\n"
+        "    StandardPythonParameterType,\n"
+        ")\n\n"
+        "def deco(f):\n"
+        "    @functools.wraps(f)\n"
+        "    def wrapper(*a, **k):\n"
+        "        return f(*a, **k)\n"
+        "    return wrapper\n\n"
+        "def init():\n"
+        "    pass\n\n"
+        '@input_schema("a", StandardPythonParameterType(1))\n'
+        "@deco\n"
+        "@scoreserver.batch(max_batch_size=4)\n"
+        "def run(a):\n"
+        "    return a\n"
+    )
+    junit = tmp_path / "check.xml"
+    result = _check("--entry_script", str(script), "--junit-xml", str(junit), cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "ERROR serve run()" in result.stdout
+    assert "wrapped in a way scoreserver cannot batch" in result.stdout
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "1"
+
+
+def test_a_junit_path_that_cannot_be_written_is_said_so(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    for target in (tmp_path, tmp_path / "afile" / "x.xml"):  # a folder; under a file
+        result = _check("--entry_script", str(DOUBLER), "--junit-xml", str(target), cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        assert f"Cannot write the JUnit report to {target}" in result.stdout + result.stderr
+
+
 def test_init_that_raises_is_broken(tmp_path: Path) -> None:
     script = SCRIPTS / "cli_init_raises.py"
     result = _check("--entry_script", str(script), cwd=tmp_path)

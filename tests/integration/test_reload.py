@@ -214,6 +214,9 @@ def test_a_script_that_no_longer_imports_keeps_the_old_version(tmp_path: Path) -
         os.replace(broken, script)
         output = server.wait_for_output("Reload failed", timeout=30)
         assert f"SyntaxError: {MISSING_COLON} at {script}:4" in output
+        # The worker that failed is the new version's, not the one still serving.
+        ended = server.wait_for_output("of the new version that failed exited with code 3")
+        assert "of the previous version exited" not in ended
         assert httpx.post(server.url + "/score", content=b"x").json()["version"] == 1
         # Fixing it is picked up as usual.
         _write(script, version=4)

@@ -60,6 +60,11 @@ def test_batch_marks_run_itself_and_checks_its_numbers() -> None:
         batch(max_latency_ms=-1)
     with pytest.raises(TypeError):
         batch(max_batch_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"needs its parentheses: write @scoreserver.batch\(\)"):
+
+        @batch  # type: ignore[arg-type]
+        def bare(data: list[str]) -> list[str]:
+            return data
 
 
 def test_the_mark_is_found_through_schema_decorators_in_either_order() -> None:

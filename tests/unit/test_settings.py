@@ -489,3 +489,22 @@ def test_every_invalid_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch
 def test_settings_survive_pickling_for_spawned_workers(tmp_path: Path) -> None:
     settings, _ = load_settings({"entry_script": "score.py", "port": 6100})
     assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+def test_a_metrics_port_that_is_another_server_port_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Binding it twice would say "already in use", as if another process held it.
+    monkeypatch.setenv("SCORESERVER_METRICS_PORT", "7001")
+    with pytest.raises(ConfigurationError, match="7001, the server's port: give /metrics a port"):
+        load_settings({"port": 7001})
+    monkeypatch.setenv("SEPERATE_HEALTH_ENDPOINT", "true")
+    with pytest.raises(ConfigurationError, match="7001, the health port"):
+        load_settings({"port": 7002, "health_port": 7001})
+    settings, _ = load_settings({"port": 7002, "health_port": 7003})
+    assert settings.metrics_port == 7001
+
+
+def test_a_timeout_of_zero_or_less_is_read_as_given() -> None:
+    settings, _ = load_settings({"scoring_timeout_ms": 0})
+    assert settings.scoring_timeout_ms == 0

@@ -54,6 +54,11 @@ class BatchPolicy:
 
 def batch(max_batch_size: int = 32, max_latency_ms: float = 5.0) -> Callable[[F], F]:
     """Mark run() to receive lists of inputs (one per request) and return a list of results."""
+    if callable(max_batch_size):  # @scoreserver.batch without its parentheses
+        raise TypeError(
+            "@scoreserver.batch needs its parentheses: write @scoreserver.batch() or "
+            "@scoreserver.batch(max_batch_size=32, max_latency_ms=5)"
+        )
     if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int):
         raise TypeError("max_batch_size must be an int")
     if max_batch_size < 1:
