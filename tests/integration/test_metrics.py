@@ -161,3 +161,15 @@ def test_metrics_on_their_own_port_and_turned_off() -> None:
     with serving(["--entry_script", OUTCOMES], env={"SCORESERVER_METRICS": "false"}) as server:
         assert httpx.get(server.url + "/metrics", timeout=10).status_code == 404
         assert _post(server, "0").status_code == 200
+
+
+def test_a_batched_request_that_fails_alone_counts_as_one_failure() -> None:
+    script = str(SCRIPTS / "batch_outcomes.py")
+    with serving(["--entry_script", script]) as server:
+        bodies = ['{"n": 1}', '{"kind": "item_error"}', '{"n": 2}']
+        with ThreadPoolExecutor(3) as pool:  # one batch: they arrive within its 300 ms
+            answers = list(pool.map(lambda body: _post(server, body), bodies))
+        samples = scrape(server.url)
+    assert [a.status_code for a in answers] == [200, 500, 200]
+    assert answers[0].json()["size"] == 3
+    assert value(samples, "scoreserver_run_failures_total") == 1

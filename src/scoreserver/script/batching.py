@@ -214,6 +214,10 @@ class BatchingScorer(Scorer):
                 return
             for waiting, value in zip(batch, result.value):
                 if isinstance(value, _Failed):
+                    # Failed on its own (its input, or an exception in the results): as an
+                    # unbatched run() raising for it, one failure counted.
+                    if self._meter is not None:
+                        self._meter.failed()
                     _settle_error(waiting.future, value.error)
                 elif not waiting.future.done():
                     waiting.future.set_result(ScoreResult(value, result.elapsed_ms))
