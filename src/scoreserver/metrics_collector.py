@@ -154,14 +154,18 @@ class ScoreserverCollector(Collector):
             pid = int(values[PID])
             if not pid:
                 continue
-            live[pid] = self._processes.get(pid) or ProcessUsage.of(pid)
+            process = self._processes.get(pid) or ProcessUsage.of(pid)
+            usage = process.read()
+            if usage is None:
+                # Gone without clearing its slot (a drained worker re-raises SIGTERM; a killed
+                # one cannot): no series for a process that no longer exists.
+                continue
+            live[pid] = process
             names = [str(slot), str(pid)]
             in_flight.add_metric(names, values[IN_FLIGHT])
             queued.add_metric(names, max(0.0, values[RUN_OUTSTANDING] - self.queue_limit))
-            usage = live[pid].read()
-            if usage is not None:
-                cpu.add_metric(names, usage[0])
-                memory.add_metric(names, usage[1])
+            cpu.add_metric(names, usage[0])
+            memory.add_metric(names, usage[1])
         # Replaced workers' collectors go with them.
         self._processes = live
         yield from (in_flight, queued, cpu, memory)

@@ -64,7 +64,7 @@ def test_a_replacement_counts_on_and_the_dead_workers_gauges_are_zeroed() -> Non
     run.begin()
     memory.worker_replaced(0)
     memory.crash_answered(1)
-    replacement = WorkerMeters(memory, 0, 202)
+    replacement = WorkerMeters(memory, 0, os.getpid())  # a live process, as a worker is
     again = replacement.route(0)
     again.enter()
     again.record("GET", 200, 0.001)
@@ -73,14 +73,14 @@ def test_a_replacement_counts_on_and_the_dead_workers_gauges_are_zeroed() -> Non
     assert _requests(samples, "/score", "GET", "503") == 1
     assert samples[("scoreserver_worker_restarts_total", ())] == 1
     assert samples[("scoreserver_crash_answers_total", ())] == 1
-    labels = (("pid", "202"), ("worker", "0"))
+    labels = (("pid", str(os.getpid())), ("worker", "0"))
     assert samples[("scoreserver_requests_in_flight", labels)] == 0
     assert samples[("scoreserver_requests_queued", labels)] == 0
 
 
 def test_run_meter_and_queue() -> None:
     memory = MetricsMemory(1)
-    run = WorkerMeters(memory, 0, 301).run()
+    run = WorkerMeters(memory, 0, os.getpid()).run()
     for _ in range(3):
         run.begin()
     run.ran(20.0)
@@ -91,7 +91,8 @@ def test_run_meter_and_queue() -> None:
     assert samples[("scoreserver_run_duration_seconds_sum", ())] == 0.02
     assert samples[("scoreserver_run_failures_total", ())] == 1
     assert samples[("scoreserver_run_timeouts_total", ())] == 1
-    assert samples[("scoreserver_requests_queued", (("pid", "301"), ("worker", "0")))] == 2
+    labels = (("pid", str(os.getpid())), ("worker", "0"))
+    assert samples[("scoreserver_requests_queued", labels)] == 2
 
 
 def test_combinations_beyond_the_cells_count_as_other_and_methods_are_bounded() -> None:
@@ -127,3 +128,19 @@ def test_a_process_that_is_gone_has_no_reading() -> None:
     pid = int(ended.stdout)
     assert ProcessUsage.of(pid).read() is None
     assert ProcessUsage(pid, None).read() is None
+
+
+def test_a_slot_whose_process_is_gone_has_no_series() -> None:
+    # A worker drained after a reload ends by SIGTERM, without clearing its slot: its pid stays.
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                           capture_output=True, check=True)  # fmt: skip
+    memory = MetricsMemory(2)
+    gone, alive = WorkerMeters(memory, 0, int(ended.stdout)), WorkerMeters(memory, 1, os.getpid())
+    for meters in (gone, alive):
+        meter = meters.route(0)
+        meter.enter()
+        meter.record("GET", 200, 0.001)
+    samples = _scrape(memory, ["/score"])
+    workers = {dict(ls)["pid"] for name, ls in samples if name == "scoreserver_requests_in_flight"}
+    assert workers == {str(os.getpid())}
+    assert _requests(samples, "/score", "GET", "200") == 2  # its counts stay in the totals
