@@ -207,6 +207,9 @@ def export_script_environment(settings: Settings) -> None:
         "AML_APP_ROOT": str(settings.app_root),
         "AML_APP_INSIGHTS_ENABLED": "true" if settings.appinsights_enabled else "false",
         "AML_APP_INSIGHTS_KEY": settings.appinsights_key,
+        # As the reference exports them: a script may size its own threads by the workers.
+        "WORKER_COUNT": str(settings.worker_count),
+        "AZUREML_CONFIG_FILE": str(settings.config_file) if settings.config_file else None,
     }
     os.environ.update({k: v for k, v in values.items() if v is not None})
 

@@ -58,8 +58,12 @@ def test_command_line_beats_config_file(tmp_path: Path) -> None:
     config = _write_json(tmp_path / "cfg.json", {"WORKER_COUNT": 2})
     args = ["--entry_script", str(ENVIRONMENT), "--config_file", str(config), "--worker_count", "1"]
     with serving(args, cwd=tmp_path) as server:
+        report = server.client().post("/score", content=b"env").json()
         output = server.output()
     assert "\nWorker Count: 1\n" in output
+    # The script sees them as the reference exports them.
+    assert report["env"]["WORKER_COUNT"] == "1"
+    assert report["env"]["AZUREML_CONFIG_FILE"] == str(config)
 
 
 def test_environment_beats_config_file(tmp_path: Path) -> None:
