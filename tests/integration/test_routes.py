@@ -19,6 +19,7 @@ from tests.integration.http_contract import (
     UUID4,
     assert_bare,
     assert_json_error,
+    raw_exchange,
     script,
     script_server,
     wait_for_port,
@@ -207,6 +208,14 @@ def test_other_methods_on_score_are_a_bare_json_405(client: httpx.Client, method
     assert runs == 0
     assert_json_error(response, 405, ROUTER_405_BODY)
     assert_bare(response)
+
+
+def test_repeated_slashes_reach_the_route_as_in_the_reference(server: RunningServer) -> None:
+    # The reference's router merges them; a proxy that joins a base URL ending in / sends //score.
+    for path in ("//score", "///score"):
+        answer = raw_exchange(server.port, "POST", path, body=b'{"kind": "int"}')
+        assert (answer.status, answer.body) == (200, b"42"), path
+    assert raw_exchange(server.port, "GET", "//nope").status == 404
 
 
 # --- unknown paths ----------------------------------------------------------------------------

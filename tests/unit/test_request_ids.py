@@ -108,6 +108,12 @@ def test_header_names_match_in_any_case() -> None:
     assert got["x-ms-client-request-id"] == "c"
 
 
+def test_an_id_sent_twice_is_one_value_joined_by_a_comma_as_in_the_reference() -> None:
+    got = response_headers(ids_for(("x-request-id", "a"), ("x-request-id", "b")))
+    assert got["x-request-id"] == "a,b"
+    assert got["x-ms-request-id"] == "a,b"
+
+
 def test_trace_id_is_echoed_last_as_traceid() -> None:
     ids = ids_for(R, ("traceid", "t-1"))
     assert ids.response_headers()[-1] == (b"TraceId", b"t-1")

@@ -75,8 +75,9 @@ class RequestIds:
                 continue
             if found is None:
                 found = [None, None, None, None]
-            if found[slot] is None:
-                found[slot] = value.decode("latin-1")
+            text = value.decode("latin-1")
+            # A header sent twice is one value joined by a comma, as WSGI (the reference) has it.
+            found[slot] = text if found[slot] is None else f"{found[slot]},{text}"
         if found is None:
             # The common case, a client that sends no ids: a new one, echoed as x-ms-request-id.
             new_id = new_request_id()

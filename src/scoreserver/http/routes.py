@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -237,10 +238,17 @@ class PathDispatch:
         return endpoint(scope, receive, send)
 
     def _unknown(self, path: str) -> ASGIApp:
+        if "//" in path:  # the reference's router merges repeated slashes: //score is /score
+            merged = self.routes.get(_REPEATED_SLASHES.sub("/", path))
+            if merged is not None:
+                return merged
         for prefix, endpoint in self.prefixes:
             if path.startswith(prefix):
                 return endpoint
         return not_found
+
+
+_REPEATED_SLASHES = re.compile("/{2,}")
 
 
 async def _ignored() -> None:
