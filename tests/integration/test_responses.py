@@ -11,6 +11,7 @@ import pytest
 from tests.integration.http_contract import (
     EXEC_MS,
     INTERNAL_ERROR_BODY,
+    RUN_FAILED_BODY,
     SERVER_VERSION,
     UUID4,
     assert_json_error,
@@ -184,6 +185,16 @@ def test_aml_response_header_values_are_split_on_commas(responses: RunningServer
     assert response.values("x-multi") == [b"a", b"b", b"c"]
     assert response.values("x-single") == [b"one"]
     assert response.values("content-type") == [b"text/plain"]
+
+
+def test_aml_response_header_values_that_are_not_text_fail_in_run_as_on_the_reference(
+    responses: RunningServer,
+) -> None:
+    # The reference's AMLResponse cannot split them: run() fails there, so it fails here, and a
+    # script that passes a local check does not break in Azure ML.
+    response = answer(responses, "int_header")
+    assert_json_error(response, 500, RUN_FAILED_BODY)
+    assert response.headers["x-ms-run-function-failed"] == "True"
 
 
 @pytest.mark.parametrize("case", ["s500", "s503_header"])

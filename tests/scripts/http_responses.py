@@ -56,6 +56,8 @@ def run(data):
         return AMLResponse("x", 999)
     if data == "s0":
         return AMLResponse("x", 0)
+    if data == "int_header":
+        return AMLResponse("x", 200, {"X-Count": 5})
     if data == "int_body":
         return AMLResponse(5, 200)
     return {"unknown": data}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from starlette.datastructures import Headers
+from werkzeug.exceptions import BadRequest
 
 from scoreserver.errors import BadRequestError, UnsupportedMediaTypeError
 from scoreserver.http.request_ids import RequestIds
@@ -323,6 +324,15 @@ def test_raw_request_exposes_the_flask_request_api() -> None:
     assert request.data == b'{"a": 1}'
     assert request.get_json() == {"a": 1}
     assert request.json == {"a": 1}
+
+
+def test_get_json_of_a_body_that_is_not_json_is_flasks_plain_400() -> None:
+    request = _raw_request(body=b"{bad", headers=[("Content-Type", "application/json")])
+    with pytest.raises(BadRequest) as refused:
+        request.get_json()
+    # Flask's words, as a script on the reference sees them: not the parser's.
+    assert refused.value.description == BadRequest.description
+    assert request.get_json(silent=True) is None
 
 
 def test_raw_request_body_can_be_streamed() -> None:
