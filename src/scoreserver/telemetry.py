@@ -169,6 +169,12 @@ def start_telemetry(settings: Settings) -> AppInsights | None:
     """App Insights when enabled with a valid key, else None (and nothing is imported)."""
     # Logged at every start, enabled or not, as the reference does: log checks look for it.
     logger.info("Starting up app insights client")
+    model_dir = settings.model_dir
+    if not model_dir or not os.path.exists(model_dir):
+        # The reference says so here too, where its client looks for the model's ids.
+        logging.getLogger("azmlinfsrv.trace").warning(
+            "Model directory is not set or does not exist: %s", model_dir or ""
+        )
     if not settings.appinsights_enabled or not settings.appinsights_key:
         return None
     try:

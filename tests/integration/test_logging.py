@@ -292,3 +292,22 @@ def test_a_log_level_that_is_no_level_logs_at_info_and_says_so(tmp_path: Path) -
     (line,) = [line for line in output.splitlines() if line.endswith(warning)]
     assert " W [" in line
     assert "POST /score 200" in output  # access lines are INFO
+
+
+def test_a_model_directory_unset_or_missing_is_warned_at_start_as_in_the_reference(
+    tmp_path: Path,
+) -> None:
+    warning = "azmlinfsrv.trace - Model directory is not set or does not exist: "
+    for env, said in [
+        ({}, warning),
+        ({"AZUREML_MODEL_DIR": str(tmp_path / "nope")}, warning + str(tmp_path / "nope")),
+        ({"AZUREML_MODEL_DIR": str(tmp_path)}, None),
+    ]:
+        with serving(["--entry_script", str(LOGS)], env=env, cwd=tmp_path) as server:
+            output = server.output()
+        lines = [line for line in output.splitlines() if warning in line]
+        if said is None:
+            assert lines == [], env
+        else:
+            (line,) = lines
+            assert line.endswith(said) and " W [" in line, line
