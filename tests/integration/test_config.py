@@ -291,11 +291,15 @@ def test_explicit_app_root_and_valid_key_are_passed_to_the_script(tmp_path: Path
     root = tmp_path / "root"
     root.mkdir()
     (root / "rooted_module.py").write_text("VALUE = 42\n")
+    (tmp_path / "cwd_module.py").write_text("VALUE = 7\n")
     args = ["--entry_script", str(ENVIRONMENT), "--appinsights_instrumentation_key", VALID_KEY]
     env = {"AML_APP_ROOT": str(root)}
     with serving(args, env=env, cwd=tmp_path) as server:
         report = server.client().post("/score", content=b"env").json()
         imported = server.client().post("/score", content=b"import rooted_module")
+        # The working directory stays importable too, as under the reference's gunicorn.
+        from_cwd = server.client().post("/score", content=b"import cwd_module")
+    assert from_cwd.json() == {"module": "cwd_module", "value": 7}
     assert report["env"]["AML_APP_ROOT"] == str(root)
     assert report["env"]["AML_APP_INSIGHTS_ENABLED"] == "true"
     assert report["env"]["AML_APP_INSIGHTS_KEY"] == VALID_KEY

@@ -76,6 +76,10 @@ def import_paths(settings: Settings) -> list[str]:
     paths.append(str(settings.app_root))
     if settings.source_directory is not None:
         paths.append(str(settings.source_directory))
+    # Last, the working directory: the reference's gunicorn has it importable whatever the root.
+    cwd = os.getcwd()
+    if cwd not in paths:
+        paths.append(cwd)
     return paths
 
 
