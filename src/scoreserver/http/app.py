@@ -18,6 +18,7 @@ from scoreserver.processes.raw_responses import ERROR_KEY_PSEUDO_HEADER
 from scoreserver.protocols import PROTOCOLS, Protocol
 from scoreserver.protocols.core import ModelService, Readiness
 from scoreserver.script.entry_script import EntryScript
+from scoreserver.script.flask_context import flask_request_context
 from scoreserver.script.inputs import argument_builder
 from scoreserver.script.scoring import Scorer
 from scoreserver.settings import Settings
@@ -41,6 +42,7 @@ def create_app(
 ) -> ASGIApp:
     """The whole application: routes, request ids, CORS and metrics when configured."""
     arguments = argument_builder(script)
+    flask_context = flask_request_context()
     handlers = ScoreHandlers(
         script=script,
         arguments=arguments,
@@ -48,6 +50,7 @@ def create_app(
         swagger=swagger,
         telemetry=telemetry,
         custody=custody,
+        flask_context=flask_context,
     )
     policy = RoutePolicy(
         server_version=(
@@ -68,6 +71,7 @@ def create_app(
         readiness or Readiness(),
         custody,
         telemetry,
+        flask_context,
     )
     routes, prefixes, configured = protocol_routes(settings, service, policy)
     routes.update(_swagger_ui_routes(settings, swagger, policy))

@@ -25,6 +25,7 @@ from scoreserver.logs import log_exception
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.script.entry_script import EntryScript, InputMode
+from scoreserver.script.flask_context import RequestContext
 from scoreserver.script.inputs import ArgumentBuilder, IncomingRequest, RunArguments
 from scoreserver.script.outputs import (
     JSON_MEDIA_TYPE,
@@ -118,6 +119,8 @@ class ScoreHandlers:
     telemetry: AppInsights | None = None
     custody: ConnectionReporter | None = None
     """Marks the connections waiting for run(), so that they are answered if the worker dies."""
+    flask_context: RequestContext | None = None
+    """Flask's request context for run(), when the script uses Flask."""
 
     async def score(self, request: IncomingRequest) -> Response:
         """Call run() with the request and answer with its result."""
@@ -134,6 +137,8 @@ class ScoreHandlers:
         arguments: RunArguments | None = None
         try:
             arguments = self.arguments(request)
+            if self.flask_context is not None:
+                arguments.context = self.flask_context(request)
             if self.custody is None:
                 result = await self.scorer.score(arguments)
             else:

@@ -30,6 +30,7 @@ from scoreserver.processes.raw_responses import RUN_FAILED_HEADER
 from scoreserver.protocols.json_codec import loads
 from scoreserver.protocols.model_schema import ModelSchema, read_model_schema
 from scoreserver.script.entry_script import EntryScript, InputMode
+from scoreserver.script.flask_context import RequestContext
 from scoreserver.script.inputs import (
     ArgumentBuilder,
     IncomingRequest,
@@ -83,6 +84,8 @@ class ModelService:
     custody: ConnectionReporter | None = None
     telemetry: AppInsights | None = None
     schema: ModelSchema = field(default_factory=ModelSchema)
+    flask_context: RequestContext | None = None
+    """Flask's request context for run(), when the script uses Flask."""
 
     @classmethod
     def build(
@@ -94,10 +97,21 @@ class ModelService:
         readiness: Readiness,
         custody: ConnectionReporter | None = None,
         telemetry: AppInsights | None = None,
+        flask_context: RequestContext | None = None,
     ) -> ModelService:
         """The service, with the script's schema read once."""
         schema = read_model_schema(script.run) if script.mode is InputMode.SCHEMA else ModelSchema()
-        return cls(script, scorer, model_name, raw_arguments, readiness, custody, telemetry, schema)
+        return cls(
+            script,
+            scorer,
+            model_name,
+            raw_arguments,
+            readiness,
+            custody,
+            telemetry,
+            schema,
+            flask_context,
+        )
 
     def no_route(self, request: IncomingRequest, hint: str) -> str:
         """What a client asking for a path this protocol does not have is told."""
@@ -170,6 +184,8 @@ class ModelService:
         run_failed = b"False"
         try:
             arguments = arguments_of(request)
+            if self.flask_context is not None:
+                arguments.context = self.flask_context(request)
             if self.custody is None:
                 result = await self.scorer.score(arguments)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -72,6 +73,8 @@ class RunArguments:
 
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    context: AbstractContextManager[Any] | None = None
+    """What run() is called within: Flask's request context, for scripts that use Flask."""
 
 
 class InputStrategy(Protocol):

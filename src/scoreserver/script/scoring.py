@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -74,9 +76,10 @@ class Scorer:
                 timed = await self._await_run(arguments)
             else:
                 threads = self._threads or self._start_threads()
-                timed = await threads.submit(
-                    partial(self._run, *arguments.args, **arguments.kwargs)
-                )
+                call = partial(self._run, *arguments.args, **arguments.kwargs)
+                if arguments.context is not None:
+                    call = partial(_within, arguments.context, call)
+                timed = await threads.submit(call)
         except CallTimedOut as exc:
             logger.error(
                 "Encountered Exception: Script failed to finish execution within the "
@@ -107,9 +110,11 @@ class Scorer:
         """An async run(), awaited on the event loop: it cooperates, so it is not throttled."""
         deadline = deadline_after(self._timeout_s)
         start = time.perf_counter()
+        within = arguments.context or contextlib.nullcontext()
         try:
             async with deadline:
-                value = await self._run(*arguments.args, **arguments.kwargs)
+                with within:
+                    value = await self._run(*arguments.args, **arguments.kwargs)
         except asyncio.TimeoutError as exc:  # TimeoutError itself from Python 3.11 on
             if _expired(deadline):
                 raise CallTimedOut() from exc
@@ -122,6 +127,12 @@ class Scorer:
         """Let the run() threads end; threads still in run() are not waited for."""
         if self._threads is not None:
             self._threads.close()
+
+
+def _within(context: AbstractContextManager[Any], call: Callable[[], Any]) -> Any:
+    """call() inside context, on the run() thread (where Flask's context must be pushed)."""
+    with context:
+        return call()
 
 
 def _expired(deadline: Any) -> bool:
