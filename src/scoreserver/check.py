@@ -43,10 +43,10 @@ from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.logs import (
     EXCEPTION_ATTRIBUTE,
     SERVER_LOGGER,
-    configure_logging,
-    find_logging_config,
+    configure_startup_logging,
     install_print_capture,
 )
+from scoreserver.metrics import MetricsMemory, WorkerMeters
 from scoreserver.processes.worker import import_paths, load_script
 from scoreserver.script.batching import batch_policy, scorer_for
 from scoreserver.script.entry_script import EntryScript, InputMode, script_location
@@ -96,9 +96,7 @@ def main(argv: Sequence[str], prog: str) -> int:
     """Run the checks and print the report; return the exit code for cli.py."""
 
     args = build_parser(prog).parse_args(list(argv))
-    app_root = Path(os.environ.get("AML_APP_ROOT") or os.getcwd())
-    logging_config = find_logging_config(app_root, Path(args.entry_script).absolute())
-    configure_logging(os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), logging_config)
+    configure_startup_logging(args.entry_script)
     try:
         flags = {
             "entry_script": args.entry_script,
@@ -216,10 +214,12 @@ def _schemas(script: EntryScript) -> tuple[dict[str, Any], dict[str, Any]] | Non
 def _app(
     settings: Settings, script: EntryScript, swagger: SwaggerDocuments
 ) -> tuple[ASGIApp, Scorer]:
-    """The worker's application for this script, without telemetry or connection custody."""
+    """The worker's application for this script, without telemetry or connection custody (with
+    /metrics, counting this check's requests, when metrics are on, as in the server)."""
 
-    scorer = scorer_for(script, settings)
-    return create_app(settings, script, swagger, scorer), scorer
+    meters = WorkerMeters(MetricsMemory(1), 0, os.getpid()) if settings.metrics else None
+    scorer = scorer_for(script, settings, None if meters is None else meters.run())
+    return create_app(settings, script, swagger, scorer, meters=meters), scorer
 
 
 def _recording(script: EntryScript, raised: list[BaseException]) -> Callable[..., Any]:

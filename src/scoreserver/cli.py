@@ -17,7 +17,7 @@ import msgspec
 from scoreserver._version import __version__
 from scoreserver.banner import render_banner
 from scoreserver.errors import ConfigurationError, ScoreServerError
-from scoreserver.logs import configure_logging, find_logging_config, is_level
+from scoreserver.logs import configure_startup_logging
 from scoreserver.processes.server import Supervisor
 from scoreserver.protocols import displaced_routes
 from scoreserver.settings import Settings, load_settings
@@ -250,19 +250,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> NoReturn
         sys.exit(_run_subcommand(arguments[0], arguments[1:], f"{prog} {arguments[0]}"))
     parser = build_parser(prog)
     args = parser.parse_args(arguments)
-    app_root = os.environ.get("AML_APP_ROOT") or os.getcwd()
-    entry = os.path.abspath(args.entry_script) if args.entry_script else None
-    from pathlib import Path
-
-    logging_config = find_logging_config(Path(app_root), Path(entry) if entry else None)
-    level = os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper()
-    configure_logging(level, logging_config)
-    if not is_level(level):
-        logger.warning(
-            "AZUREML_LOG_LEVEL %r is not a logging level (DEBUG, INFO, WARNING, ERROR or "
-            "CRITICAL): logging at INFO.",
-            level,
-        )
+    configure_startup_logging(args.entry_script)
     if not args.entry_script and not args.config_file:
         logger.error(
             "Either provide an entry_script using --entry_script or provide a path to the "

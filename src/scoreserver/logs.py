@@ -213,6 +213,21 @@ def configure_logging(level: str, user_config: Path | None = None) -> None:
     logging.config.dictConfig(default_logging_config(level if is_level(level) else "INFO"))
 
 
+def configure_startup_logging(entry_script: str | None) -> None:
+    """Logging for a command's start, before its settings exist: the user's logging.json (from
+    AML_APP_ROOT, else beside the entry script), else the default at AZUREML_LOG_LEVEL."""
+    app_root = Path(os.environ.get("AML_APP_ROOT") or os.getcwd())
+    entry = Path(os.path.abspath(entry_script)) if entry_script else None
+    level = os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper()
+    configure_logging(level, find_logging_config(app_root, entry))
+    if not is_level(level):
+        logging.getLogger(SERVER_LOGGER).warning(
+            "AZUREML_LOG_LEVEL %r is not a logging level (DEBUG, INFO, WARNING, ERROR or "
+            "CRITICAL): logging at INFO.",
+            level,
+        )
+
+
 def log_exception(exc: BaseException, prefix: str = "Encountered Exception: ") -> None:
     """Log a traceback as one record, "Encountered Exception: Traceback ...", as the reference does."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

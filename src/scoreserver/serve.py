@@ -18,7 +18,7 @@ from pathlib import Path
 
 from scoreserver import cli
 from scoreserver.errors import EntryScriptError
-from scoreserver.logs import SERVER_LOGGER, configure_logging, find_logging_config
+from scoreserver.logs import SERVER_LOGGER, configure_startup_logging
 
 __all__ = ["main", "sagemaker_arguments"]
 
@@ -75,10 +75,7 @@ def main(argv: Sequence[str], prog: str) -> int:
         arguments = sagemaker_arguments(argv, os.environ, prog)
     except EntryScriptError as exc:
         # Logged as cli.main logs its start-up errors: the same format, and the user's logging.json.
-        app_root = Path(os.environ.get("AML_APP_ROOT") or os.getcwd())
-        configure_logging(
-            os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), find_logging_config(app_root, None)
-        )
+        configure_startup_logging(None)
         logging.getLogger(SERVER_LOGGER).error("%s", exc.message)
         return exc.exit_code
     cli.main(arguments, prog)

@@ -141,6 +141,19 @@ def test_a_batched_run_the_server_refuses_is_broken_not_a_traceback(tmp_path: Pa
     assert suite is not None and suite.get("errors") == "1"
 
 
+def test_metrics_and_liveness_answer_in_check_as_in_the_server(tmp_path: Path) -> None:
+    requests = _requests(
+        tmp_path / "routes.json",
+        [
+            {"name": "liveness", "method": "GET", "path": "/"},
+            {"name": "metrics", "method": "GET", "path": "/metrics"},
+        ],
+    )
+    result = _check("--entry_script", str(DOUBLER), "--request", str(requests), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    metrics: GET /metrics" in _report(result)
+
+
 def test_a_junit_path_that_cannot_be_written_is_said_so(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     for target in (tmp_path, tmp_path / "afile" / "x.xml"):  # a folder; under a file
