@@ -76,8 +76,13 @@ def test_json_data_of_each_datatypes_kind_is_read() -> None:
 
 
 def test_a_shape_of_as_many_dimensions_as_numpy_allows_is_read() -> None:
+    # numpy 2's limit (numpy 1 allows 32, which a script's own np.asarray would then refuse).
     value = decoded({"name": "x", "shape": [1] * 64, "datatype": "INT64", "data": [7]})
-    assert np.array(value).shape == (1,) * 64
+    depth = 0
+    while isinstance(value, list):
+        (value,) = value
+        depth += 1
+    assert (depth, value) == (64, 7)
 
 
 def test_a_zero_size_shape_cannot_ask_for_unbounded_empty_rows() -> None:

@@ -54,8 +54,8 @@ _DTYPE_KINDS = {"b": "BOOL", "u": "UINT", "i": "INT", "f": "FP"}
 _LENGTH = struct.Struct("<I")
 
 MOST_DIMENSIONS = 64
-"""The most dimensions a shape may have: numpy's limit, and deeper nested lists than run()'s
-JSON text could be written with."""
+"""The most dimensions a shape may have: numpy 2's limit (numpy 1's is 32), and deeper nested
+lists than run()'s JSON text could be written with."""
 
 _Walked = tuple[list[Any], set[type]]
 """Values in row-major order and the set of their types."""
