@@ -198,7 +198,9 @@ def test_unknown_config_keys_give_one_warning_naming_them(tmp_path: Path) -> Non
 
 def test_known_config_keys_give_no_warning(tmp_path: Path) -> None:
     config = _write_json(tmp_path / "cfg.json", {"SCORING_TIMEOUT_MS": 300, "SERVICE_NAME": "x"})
+    # A model directory too: without one the reference's own warning says so.
     args = ["--entry_script", str(ENVIRONMENT), "--config_file", str(config)]
+    args += ["--model_dir", str(tmp_path)]
     with serving(args, cwd=tmp_path) as server:
         output = server.output()
     assert [r for r in records(output) if r.level == "W"] == []
