@@ -90,7 +90,8 @@ def test_worker_count_from_the_environment_starts_that_many(tmp_path: Path) -> N
 @pytest.mark.posix  # SIGKILL
 def test_killed_worker_is_replaced_and_the_server_keeps_serving(tmp_path: Path) -> None:
     with serving(["--entry_script", str(SLEEP), "--worker_count", "2"], cwd=tmp_path) as server:
-        wait_until(lambda: len(_init_pids(server)) >= 2)
+        # Both serving: a worker killed before it said so is a failed start, which ends the server.
+        wait_until(lambda: len(_serving_pids(server)) >= 2)
         victim, survivor = _init_pids(server)
         os.kill(victim, signal.SIGKILL)
         # The other worker answers while the dead one is being replaced.
