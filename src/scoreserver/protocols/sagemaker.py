@@ -16,11 +16,11 @@ from starlette.responses import Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from scoreserver.errors import NotAcceptableError, ResponseEncodingError
+from scoreserver.errors import NotAcceptableError
 from scoreserver.protocols.core import ModelService, json_value
 from scoreserver.protocols.json_codec import loads
 from scoreserver.script.inputs import IncomingRequest
-from scoreserver.script.outputs import PreparedResponse, encode_json, error_response, library_of
+from scoreserver.script.outputs import PreparedResponse, error_response, json_bytes, library_of
 
 __all__ = ["SageMakerHandlers", "handlers"]
 
@@ -90,16 +90,10 @@ def _csv(value: Any) -> bytes | None:
 
 
 def _json(value: Any) -> bytes:
-    """The value as the JSON answer writes it; one JSON cannot hold raises TypeError or
-    ValueError, which core answers with a 500 saying so."""
-    try:
-        return encode_json(value)
-    except ResponseEncodingError as exc:
-        # encode_json's own error is /score's bare 500 (the reference's answer); here the client
-        # is told what is wrong, as on the other protocols.
-        if exc.__cause__ is None:
-            raise
-        raise exc.__cause__ from None
+    """The value as /score's JSON answer writes it (None as {}); what JSON cannot hold raises
+    json_bytes' own error, which core answers with a 500 saying what is wrong (not /score's bare
+    one, the reference's)."""
+    return b"{}" if value is None else json_bytes(value)
 
 
 def _json_lines(value: Any) -> bytes:
@@ -109,8 +103,8 @@ def _json_lines(value: Any) -> bytes:
     items = _items(value)
     if items is None:
         return _json(value) + b"\n"
-    # An item that is None is null: encode_json writes {} only for a whole result of None.
-    return b"".join((b"null" if item is None else _json(item)) + b"\n" for item in items)
+    # An item that is None is null: {} stands only for a whole result of None.
+    return b"".join(json_bytes(item) + b"\n" for item in items)
 
 
 def _items(value: Any) -> list[Any] | None:

@@ -21,6 +21,7 @@ __all__ = [
     "encode_json_strict",
     "error_response",
     "is_werkzeug_response",
+    "json_bytes",
     "json_result",
     "library_of",
     "to_response",
@@ -53,20 +54,27 @@ _encoder = json.JSONEncoder(default=_encode_extra)
 _strict_encoder = json.JSONEncoder(default=_encode_extra, allow_nan=False)
 
 
+def json_bytes(value: Any, strict: bool = False) -> bytes:
+    """value in json.dumps's exact byte format (", ", ": ", ASCII escapes), numpy and pandas
+    values as their lists and records; what JSON cannot hold (bytes, sets; with strict, NaN and
+    infinities too) raises TypeError, ValueError or OverflowError, saying what it met."""
+    return (_strict_encoder if strict else _encoder).encode(value).encode("ascii")
+
+
 def encode_json(value: Any) -> bytes:
-    """json.dumps's exact byte format (", ", ": ", ASCII escapes); None becomes {}."""
+    """run()'s result as /score answers it: json_bytes, None as {}, and what JSON cannot hold
+    a ResponseEncodingError (the reference's bare 500)."""
     if value is None:
         return b"{}"
     try:
-        return _encoder.encode(value).encode("ascii")
+        return json_bytes(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ResponseEncodingError() from exc
 
 
 def encode_json_strict(value: Any) -> bytes:
-    """JSON any parser reads: NaN and infinities raise ValueError, values JSON cannot hold
-    (bytes, sets) TypeError, each saying what it met."""
-    return _strict_encoder.encode(value).encode("ascii")
+    """JSON any parser reads: json_bytes, strict."""
+    return json_bytes(value, strict=True)
 
 
 def error_response(
