@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Any
 
 from scoreserver._version import server_version_header
 from scoreserver.http.cors import CorsPolicy
@@ -16,7 +17,7 @@ from scoreserver.metrics import WorkerMeters
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import ERROR_KEY_PSEUDO_HEADER
 from scoreserver.protocols import PROTOCOLS, Protocol
-from scoreserver.protocols.core import ModelService, Readiness
+from scoreserver.protocols.core import ModelHealth, ModelService, Readiness
 from scoreserver.script.entry_script import EntryScript
 from scoreserver.script.flask_context import flask_request_context
 from scoreserver.script.inputs import argument_builder
@@ -25,7 +26,7 @@ from scoreserver.settings import Settings
 from scoreserver.telemetry import AppInsights
 from scoreserver.types import ASGIApp
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "probe_routes", "route_policy"]
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -52,17 +53,7 @@ def create_app(
         custody=custody,
         flask_context=flask_context,
     )
-    policy = RoutePolicy(
-        server_version=(
-            server_version_header().encode()
-            if settings.server_version_log_response_enabled
-            else None
-        ),
-        max_body_bytes=settings.max_request_body_bytes,
-        bearer_key=settings.auth_key.encode() if settings.auth_key else None,
-        cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
-        cycle=cycle_type(),
-    )
+    policy = route_policy(settings)
     service = ModelService.build(
         script,
         scorer,
@@ -82,6 +73,21 @@ def create_app(
     return metered_app(router, settings, meters, policy, queue_limit)
 
 
+def route_policy(settings: Settings) -> RoutePolicy:
+    """What every route applies to a request: version header, body limit, bearer key, CORS."""
+    return RoutePolicy(
+        server_version=(
+            server_version_header().encode()
+            if settings.server_version_log_response_enabled
+            else None
+        ),
+        max_body_bytes=settings.max_request_body_bytes,
+        bearer_key=settings.auth_key.encode() if settings.auth_key else None,
+        cors=CorsPolicy(tuple(settings.cors_origin_list)) if settings.cors_origin_list else None,
+        cycle=cycle_type(),
+    )
+
+
 _ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -97,19 +103,7 @@ def protocol_routes(
         if not protocol.served(settings):
             continue
         handlers = importlib.import_module(protocol.module).handlers(service)
-        # A dead worker's answer names the route's error format to the supervisor (custody.py).
-        crash_before = () if protocol.error_key == "message" else _error_key_line(protocol)
-        for route, path in protocol.paths(settings):
-            endpoint = Endpoint(
-                getattr(handlers, route.handler),
-                frozenset(route.methods),
-                policy,
-                access_log=not route.probe,
-                protected=not route.probe,
-                error_format=handlers.error,
-                decodes_content=route.compressed_bodies,
-                crash_before=crash_before,
-            )
+        for path, endpoint in _endpoints(settings, protocol, handlers, policy, probes_only=False):
             if protocol.configured:
                 configured[path] = endpoint
             else:
@@ -118,6 +112,50 @@ def protocol_routes(
             missing = Endpoint(handlers.not_found, _ANY_METHOD, policy, error_format=handlers.error)
             prefixes.append((protocol.prefix, missing))
     return routes, tuple(prefixes), configured
+
+
+def probe_routes(settings: Settings, readiness: Readiness) -> dict[str, ASGIApp]:
+    """The served protocols' health probes by path, answered from the model's name and the
+    readiness alone: what a worker answers while its init() runs."""
+    policy = route_policy(settings)
+    health = ModelHealth(settings.model_name, readiness)
+    routes: dict[str, ASGIApp] = {}
+    configured: dict[str, ASGIApp] = {}
+    for protocol in PROTOCOLS:
+        if not protocol.served(settings):
+            continue
+        probes = importlib.import_module(protocol.module).probes(health)
+        for path, endpoint in _endpoints(settings, protocol, probes, policy, probes_only=True):
+            if protocol.configured:
+                configured[path] = endpoint
+            else:
+                routes.setdefault(path, endpoint)
+    return {**routes, **configured}
+
+
+def _endpoints(
+    settings: Settings, protocol: Protocol, handlers: Any, policy: RoutePolicy, probes_only: bool
+) -> list[tuple[str, Endpoint]]:
+    """The protocol's routes (or its probes alone) as endpoints, by path."""
+    # A dead worker's answer names the route's error format to the supervisor (custody.py).
+    crash_before = () if protocol.error_key == "message" else _error_key_line(protocol)
+    return [
+        (
+            path,
+            Endpoint(
+                getattr(handlers, route.handler),
+                frozenset(route.methods),
+                policy,
+                access_log=not route.probe,
+                protected=not route.probe,
+                error_format=handlers.error,
+                decodes_content=route.compressed_bodies,
+                crash_before=crash_before,
+            ),
+        )
+        for route, path in protocol.paths(settings)
+        if route.probe or not probes_only
+    ]
 
 
 def _error_key_line(protocol: Protocol) -> tuple[tuple[bytes, bytes], ...]:

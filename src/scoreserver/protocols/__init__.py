@@ -1,7 +1,8 @@
 """The serving protocols besides Azure ML's: their routes, and where their handlers live.
 
 Each protocol is one module of handlers (imported in the workers only) plus one entry in
-PROTOCOLS below, which names its routes. The entry is plain data so that the supervisor can
+PROTOCOLS below, which names its routes. A module with probe routes also has probes(health):
+those handlers alone, which a starting worker answers while init() runs. The entry is plain data so that the supervisor can
 print every route in its banner without importing the web stack. Adding a protocol is adding a
 module and an entry.
 """
@@ -44,7 +45,8 @@ class Protocol:
 
     name: str
     module: str
-    """The module whose handlers(service) returns the handlers object."""
+    """The module whose handlers(service) returns the handlers object (and probes(health) the
+    probe routes' handlers alone, when it has probe routes)."""
     routes: tuple[Route, ...]
     prefix: str | None = None
     """Unknown paths under this prefix get the protocol's own 404."""

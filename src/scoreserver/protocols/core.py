@@ -41,7 +41,7 @@ from scoreserver.script.outputs import is_werkzeug_response, to_response
 from scoreserver.script.scoring import Scorer
 from scoreserver.telemetry import AppInsights, now_ns
 
-__all__ = ["ErrorFormat", "ModelService", "Readiness", "json_value"]
+__all__ = ["ErrorFormat", "ModelHealth", "ModelService", "Readiness", "json_value"]
 
 ErrorFormat = Callable[[int, str], Response]
 """A protocol's error response for a status code and message."""
@@ -51,16 +51,33 @@ _SERVER_RUN_HEADERS = frozenset({_RUN_FAILED, b"x-ms-run-fn-exec-ms"})
 
 
 class Readiness:
-    """Whether traffic should come here: this worker serves only once init() is done, so what
-    is left to know is whether the supervisor has begun to stop (shared memory it sets)."""
+    """Whether traffic should come here: not while init() runs (a starting worker answers its
+    probes before its script is loaded), nor once the supervisor has begun to stop (shared
+    memory it sets)."""
 
-    def __init__(self, draining: ctypes.c_byte | None = None) -> None:
+    def __init__(self, draining: ctypes.c_byte | None = None, starting: bool = False) -> None:
         self._draining = draining
+        self.starting = starting
+        """init() has not completed: only the probes are answered, everything else waits."""
 
     @property
     def ready(self) -> bool:
         """init() has completed and no stop has begun."""
-        return self._draining is None or not self._draining.value
+        return not self.starting and (self._draining is None or not self._draining.value)
+
+    @property
+    def why_not(self) -> str:
+        """Why it is not ready, for protocols whose "not ready" carries a message."""
+        return "init() has not completed." if self.starting else "the server is stopping."
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """What the probe routes answer from: the model's name and whether it is ready. Known
+    before the script is loaded, so a starting worker answers its probes with it."""
+
+    model_name: str
+    readiness: Readiness
 
 
 def json_value(text: str) -> Any:
@@ -112,6 +129,11 @@ class ModelService:
             schema,
             flask_context,
         )
+
+    @property
+    def health(self) -> ModelHealth:
+        """The model's name and readiness, for its probe routes."""
+        return ModelHealth(self.model_name, self.readiness)
 
     def no_route(self, request: IncomingRequest, hint: str) -> str:
         """What a client asking for a path this protocol does not have is told."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from scoreserver.protocols.core import ModelService
+from scoreserver.protocols.core import ModelHealth, ModelService
 from scoreserver.protocols.instances import (
     instances_arguments,
     json_response,
@@ -12,7 +12,7 @@ from scoreserver.protocols.instances import (
 )
 from scoreserver.script.inputs import IncomingRequest, RunArguments
 
-__all__ = ["KServeV1Handlers", "handlers"]
+__all__ = ["KServeV1Handlers", "KServeV1Probes", "handlers", "probes"]
 
 
 def error(status_code: int, message: str) -> Response:
@@ -20,23 +20,31 @@ def error(status_code: int, message: str) -> Response:
     return json_response(status_code, {"error": message})
 
 
-class KServeV1Handlers:
+class KServeV1Probes:
+    """The V1 model's readiness: answered from its health alone, so also while init() runs."""
+
+    def __init__(self, health: ModelHealth) -> None:
+        self.model_health = health
+        self.error = error
+
+    async def model(self, request: IncomingRequest) -> Response:
+        """GET /v1/models/{name}: ready (200) or not (503)."""
+        ready = self.model_health.readiness.ready
+        return json_response(
+            200 if ready else 503, {"name": self.model_health.model_name, "ready": ready}
+        )
+
+
+class KServeV1Handlers(KServeV1Probes):
     """The V1 routes for one model."""
 
     def __init__(self, service: ModelService) -> None:
+        super().__init__(service.health)
         self.service = service
-        self.error = error
 
     async def models(self, request: IncomingRequest) -> Response:
         """GET /v1/models: the one model's name."""
         return json_response(200, {"models": [self.service.model_name]})
-
-    async def model(self, request: IncomingRequest) -> Response:
-        """GET /v1/models/{name}: ready (200) or not (503)."""
-        ready = self.service.readiness.ready
-        return json_response(
-            200 if ready else 503, {"name": self.service.model_name, "ready": ready}
-        )
 
     async def predict(self, request: IncomingRequest) -> Response:
         """POST /v1/models/{name}:predict: instances in, predictions out."""
@@ -55,3 +63,8 @@ class KServeV1Handlers:
 def handlers(service: ModelService) -> KServeV1Handlers:
     """The V1 handlers for the service."""
     return KServeV1Handlers(service)
+
+
+def probes(health: ModelHealth) -> KServeV1Probes:
+    """The V1 readiness route alone, for a worker whose init() runs."""
+    return KServeV1Probes(health)

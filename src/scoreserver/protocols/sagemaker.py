@@ -17,12 +17,12 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
 from scoreserver.errors import NotAcceptableError
-from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.core import ModelHealth, ModelService, json_value
 from scoreserver.protocols.json_codec import loads
 from scoreserver.script.inputs import IncomingRequest
 from scoreserver.script.outputs import PreparedResponse, error_response, json_bytes, library_of
 
-__all__ = ["SageMakerHandlers", "handlers"]
+__all__ = ["SageMakerHandlers", "SageMakerProbes", "handlers", "probes"]
 
 _JSON = "application/json"
 _CSV = "text/csv"
@@ -143,18 +143,27 @@ def _render(value: Any, accept: MIMEAccept | None) -> Response:
     return _prepared(_json(value), _JSON)
 
 
-class SageMakerHandlers:
-    """/ping and /invocations."""
+class SageMakerProbes:
+    """/ping: answered from the model's health alone, so also while init() runs."""
 
-    def __init__(self, service: ModelService) -> None:
-        self.service = service
+    def __init__(self, health: ModelHealth) -> None:
+        self.model_health = health
         self.error = error
 
     async def ping(self, request: IncomingRequest) -> Response:
         """GET /ping: 200 while ready, 503 before and once a stop has begun."""
-        if self.service.readiness.ready:
+        readiness = self.model_health.readiness
+        if readiness.ready:
             return PreparedResponse(200, b"", [(b"content-length", b"0")])
-        return error(503, "Not ready: the server is stopping.")
+        return error(503, f"Not ready: {readiness.why_not}")
+
+
+class SageMakerHandlers(SageMakerProbes):
+    """/ping and /invocations."""
+
+    def __init__(self, service: ModelService) -> None:
+        super().__init__(service.health)
+        self.service = service
 
     async def invocations(self, request: IncomingRequest) -> Response:
         """POST /invocations: run() as on /score; the result in a media type Accept allows."""
@@ -167,3 +176,8 @@ class SageMakerHandlers:
 def handlers(service: ModelService) -> SageMakerHandlers:
     """The SageMaker handlers for the service."""
     return SageMakerHandlers(service)
+
+
+def probes(health: ModelHealth) -> SageMakerProbes:
+    """/ping alone, for a worker whose init() runs."""
+    return SageMakerProbes(health)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from scoreserver._version import __version__
 from scoreserver.errors import BadRequestError
 from scoreserver.protocols import MODEL_VERSION
-from scoreserver.protocols.core import ModelService, json_value
+from scoreserver.protocols.core import ModelHealth, ModelService, json_value
 from scoreserver.protocols.instances import json_response
 from scoreserver.protocols.json_codec import dumps_strict, dumps_text, loads
 from scoreserver.protocols.tensors import (
@@ -31,7 +31,7 @@ from scoreserver.protocols.tensors import (
 from scoreserver.script.inputs import IncomingRequest, RunArguments, raw_header
 from scoreserver.script.outputs import PreparedResponse
 
-__all__ = ["V2Handlers", "handlers"]
+__all__ = ["V2Handlers", "V2Probes", "handlers", "probes"]
 
 HEADER_LENGTH = "inference-header-content-length"
 _HEADER_LENGTH_KEY = HEADER_LENGTH.encode()
@@ -191,11 +191,11 @@ def _refuse_triton_only(name: str, parameters: dict[str, Any]) -> None:
         )
 
 
-class V2Handlers:
-    """The V2 routes for one model."""
+class V2Probes:
+    """The V2 health routes: answered from the model's health alone, so also while init() runs."""
 
-    def __init__(self, service: ModelService) -> None:
-        self.service = service
+    def __init__(self, health: ModelHealth) -> None:
+        self.model_health = health
         self.error = error
 
     async def live(self, request: IncomingRequest) -> Response:
@@ -204,14 +204,22 @@ class V2Handlers:
 
     async def ready(self, request: IncomingRequest) -> Response:
         """GET /v2/health/ready: {"ready": ...}, 200 while ready, else 400 (the spec's 4xx)."""
-        ready = self.service.readiness.ready
+        ready = self.model_health.readiness.ready
         return json_response(200 if ready else 400, {"ready": ready})
 
     async def model_ready(self, request: IncomingRequest) -> Response:
         """GET /v2/models/{name}/ready: {"name": ..., "ready": ...}, with ready()'s status."""
-        ready = self.service.readiness.ready
-        body = {"name": self.service.model_name, "ready": ready}
+        ready = self.model_health.readiness.ready
+        body = {"name": self.model_health.model_name, "ready": ready}
         return json_response(200 if ready else 400, body)
+
+
+class V2Handlers(V2Probes):
+    """The V2 routes for one model."""
+
+    def __init__(self, service: ModelService) -> None:
+        super().__init__(service.health)
+        self.service = service
 
     async def server_metadata(self, request: IncomingRequest) -> Response:
         """GET /v2: the server's name, version and extensions."""
@@ -295,3 +303,8 @@ class V2Handlers:
 def handlers(service: ModelService) -> V2Handlers:
     """The V2 handlers for the service."""
     return V2Handlers(service)
+
+
+def probes(health: ModelHealth) -> V2Probes:
+    """The V2 health routes alone, for a worker whose init() runs."""
+    return V2Probes(health)
