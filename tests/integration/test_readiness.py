@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import tritonclient.http as triton
 
 from tests.conftest import SCRIPTS
-from tests.integration.server import start_server, wait_until_ready
+from tests.integration.cli_support import wait_until
+from tests.integration.server import RunningServer, start_server, wait_until_ready
 
 VERTEX_HEALTH = "/healthz"
 READY_ROUTES = {
@@ -22,8 +26,139 @@ READY_ROUTES = {
 }
 """Each protocol's readiness probe and its "not ready" status."""
 
+NOT_READY_BODIES = {
+    "/v2/health/ready": {"ready": False},
+    "/v2/models/model/ready": {"name": "model", "ready": False},
+    "/v1/models/model": {"name": "model", "ready": False},
+    "/ping": {"message": "Not ready: init() has not completed."},
+    VERTEX_HEALTH: {"ready": False},
+}
+"""What each says while init() runs."""
 
-def test_readiness_answers_only_once_init_has_completed(tmp_path: Path) -> None:
+VERTEX_ENV = {"AIP_HEALTH_ROUTE": VERTEX_HEALTH, "AIP_PREDICT_ROUTE": "/predict"}
+
+
+def gated_server(tmp_path: Path, *args: str) -> tuple[RunningServer, Path]:
+    """A server whose init() waits for the go file returned; started, init() has begun."""
+    begun, go = tmp_path / "init-begun", tmp_path / "init-go"
+    server = start_server(
+        ["--entry_script", str(SCRIPTS / "proto_gated_init.py"), *args],
+        env={
+            "SCORESERVER_TEST_INIT_BEGUN": str(begun),
+            "SCORESERVER_TEST_INIT_GO": str(go),
+            **VERTEX_ENV,
+        },
+    )
+    wait_until(lambda: begun.exists() or server.process.poll() is not None, timeout=30)
+    assert server.process.poll() is None, server.output()
+    return server, go
+
+
+def _request_in_thread(method: str, url: str, body: str | None = None) -> dict[str, object]:
+    """Send a request from a thread; the dict gets its response (or error) when it comes."""
+    outcome: dict[str, object] = {}
+
+    def send() -> None:
+        try:
+            outcome["response"] = httpx.request(method, url, content=body, timeout=60)
+        except httpx.HTTPError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    outcome["thread"] = thread
+    return outcome
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_while_init_runs_probes_say_not_ready_and_other_requests_wait_for_it(
+    tmp_path: Path, workers: str
+) -> None:
+    server, go = gated_server(tmp_path, "--worker_count", workers)
+    try:
+        # Liveness answers while init() runs, readiness answers "not ready": none of them waits.
+        wait_until(lambda: _answers(server.url + "/v2/health/live"), timeout=10)
+        for path, status in READY_ROUTES.items():
+            response = httpx.get(server.url + path, timeout=5)
+            assert (response.status_code, response.json()) == (status, NOT_READY_BODIES[path])
+            assert response.headers["connection"] == "close", path
+            assert response.headers["x-ms-request-id"], path
+        live = httpx.get(server.url + "/v2/health/live", timeout=5)
+        assert (live.status_code, live.json()) == (200, {"live": True})
+        assert httpx.head(server.url + "/v2/health/ready", timeout=5).status_code == 400
+        assert httpx.post(server.url + "/v2/health/ready", timeout=5).status_code == 405
+        triton_client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+        assert triton_client.is_server_live()
+        assert not triton_client.is_server_ready()
+        assert not triton_client.is_model_ready("model")
+        # Everything else is kept until init() is done, then served: not refused, not lost.
+        scored = _request_in_thread("POST", server.url + "/score", '{"data": [1, 2, 3]}')
+        healthy = _request_in_thread("GET", server.url + "/")
+        metadata = _request_in_thread("GET", server.url + "/v2/models/model")
+        time.sleep(0.5)
+        assert all("response" not in o and "error" not in o for o in (scored, healthy, metadata))
+        assert "Users's init has completed" not in server.output()
+        go.write_text("go")
+        for outcome in (scored, healthy, metadata):
+            outcome["thread"].join(timeout=30)  # type: ignore[attr-defined]
+        assert "error" not in scored and "error" not in healthy, (scored, healthy)
+        assert scored["response"].json() == {"sum": 6}  # type: ignore[attr-defined]
+        assert healthy["response"].text == "Healthy"  # type: ignore[attr-defined]
+        assert metadata["response"].status_code == 200  # type: ignore[attr-defined]
+        wait_until_ready(server)
+        for path in READY_ROUTES:
+            assert httpx.get(server.url + path, timeout=5).status_code == 200, path
+        assert triton_client.is_server_ready()
+        # Served as usual now: the connection stays open for the next request.
+        with server.client() as client:
+            assert "connection" not in client.get("/v2/health/ready").headers
+    finally:
+        go.write_text("go")
+        server.stop()
+        server.remove_log()
+
+
+def test_a_probe_in_pieces_and_a_request_cut_short_while_init_runs(tmp_path: Path) -> None:
+    server, go = gated_server(tmp_path)
+    try:
+        wait_until(lambda: _answers(server.url + "/v2/health/live"), timeout=10)
+        # A head sent in two parts is answered once it has all arrived.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as probe:
+            probe.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.2)
+            probe.sendall(b"\r\n")
+            assert _read_all(probe).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        # A connection closed before its request, and half a request, do no harm.
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        half.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n{")
+        go.write_text("go")
+        wait_until_ready(server)
+        half.close()
+        with server.client() as client:
+            assert client.post("/score", content='{"data": [4]}').json() == {"sum": 4}
+        assert server.process.poll() is None
+    finally:
+        go.write_text("go")
+        server.stop()
+        server.remove_log()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_readiness_says_ready_only_once_init_has_completed(tmp_path: Path) -> None:
     marker = tmp_path / "init-done"
     server = start_server(
         ["--entry_script", str(SCRIPTS / "http_slow_init.py")],
@@ -31,16 +166,20 @@ def test_readiness_answers_only_once_init_has_completed(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        answered = None
-        while answered is None and time.monotonic() < deadline:
+        statuses: list[int] = []
+        while 200 not in statuses and time.monotonic() < deadline:
             try:
-                answered = httpx.get(server.url + "/v2/health/ready", timeout=0.2)
+                status = httpx.get(server.url + "/v2/health/ready", timeout=0.5).status_code
             except httpx.HTTPError:
                 time.sleep(0.05)
                 continue
-            # Whatever answers "ready" answers after init() has completed, never before.
-            assert marker.exists()
-        assert answered is not None and answered.status_code == 200
+            # "Ready" comes after init() has completed, never before; "not ready" until then.
+            assert status in (200, 400), status
+            if status == 200:
+                assert marker.exists()
+            statuses.append(status)
+        assert statuses[-1] == 200
+        assert 400 in statuses, "no probe was answered while init() ran"
     finally:
         server.stop()
 

@@ -16,7 +16,7 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 import uvicorn
@@ -107,21 +107,51 @@ class AnnouncingServer(uvicorn.Server):
     """uvicorn's server, calling `on_started` once it accepts connections.
 
     A worker that says it is ready before then would let a client, or another worker leaving
-    connections to it, count on a listener that does not accept yet.
+    connections to it, count on a listener that does not accept yet. Connections accepted for
+    it while its init() ran (`kept`, see starting_probes.py) are served from then on too.
     """
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None],
+        kept: Sequence[socket.socket] = (),
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._kept = list(kept)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start listening, then announce it."""
+        """Start listening, take over the kept connections, then announce it."""
         await self._listen(sockets)
         if self.started:
+            await self._adopt()
             self._on_started()
+        else:
+            for connection in self._kept:
+                connection.close()
 
     async def _listen(self, sockets: list[socket.socket] | None) -> None:
         await super().startup(sockets=sockets)
+
+    async def _adopt(self) -> None:
+        loop = asyncio.get_running_loop()
+        kept, self._kept = self._kept, []
+        for connection in kept:
+            try:
+                self._adopting(connection)
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.connect_accepted_socket(self._protocol, connection)
+            except OSError:  # the client has gone meanwhile
+                connection.close()
+
+    def _adopting(self, connection: socket.socket) -> None:
+        """A connection accepted for this server is about to be served."""
+
+    def _protocol(self) -> asyncio.Protocol:
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
 
 
 class PoliteServer(AnnouncingServer):
@@ -134,8 +164,9 @@ class PoliteServer(AnnouncingServer):
         sockets: list[socket.socket],
         availability: Availability,
         budget: DescriptorBudget | None = None,
+        kept: Sequence[socket.socket] = (),
     ) -> None:
-        super().__init__(config, on_started)
+        super().__init__(config, on_started, kept)
         self._listening = sockets
         self._availability = availability
         self._budget = budget
@@ -165,10 +196,8 @@ class PoliteServer(AnnouncingServer):
         await asyncio.gather(*self._accepting)
         await super().shutdown(sockets=self._listening)
 
-    def _protocol(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(  # type: ignore[call-arg]
-            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
-        )
+    def _adopting(self, connection: socket.socket) -> None:
+        self._availability.accepted(connection.getpeername())
 
     async def _accept(self, listening: socket.socket) -> None:
         loop = asyncio.get_running_loop()

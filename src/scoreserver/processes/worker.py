@@ -18,7 +18,7 @@ from typing import cast
 import uvicorn
 
 from scoreserver.errors import EntryScriptError
-from scoreserver.http.app import create_app
+from scoreserver.http.app import create_app, probe_routes
 from scoreserver.http.connection_guards import (
     ConnectionGuards,
     guarded_protocol,
@@ -32,8 +32,9 @@ from scoreserver.platform import parent_gone, run_event_loop, uvloop_available
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.descriptors import DescriptorBudget
 from scoreserver.processes.listener import AnnouncingServer, Availability, PoliteServer
-from scoreserver.processes.messages import WorkerFailed, WorkerLink, WorkerReady
+from scoreserver.processes.messages import NOT_SERVING, WorkerFailed, WorkerLink, WorkerReady
 from scoreserver.processes.rebalancing import Rebalancer, SheddableConnection
+from scoreserver.processes.starting_probes import StartingProbes
 from scoreserver.protocols.core import Readiness
 from scoreserver.script.batching import scorer_for
 from scoreserver.script.entry_script import (
@@ -137,6 +138,7 @@ def run_worker(
     if settings.debug_port is not None:
         attach_debugger(settings.debug_port)
     meters = None if link.metrics is None else WorkerMeters(link.metrics, link.slot, os.getpid())
+    starting = _answer_probes_while_starting(settings, sockets, link) if script is None else None
     try:
         if script is None:
             script = load_script(settings)
@@ -159,6 +161,7 @@ def run_worker(
     logging.getLogger("azmlinfsrv.swagger").info("%s", swagger.summary)
     logger.info("Scoring timeout is set to %s", settings.scoring_timeout_ms)
     link.heartbeat.value = time.monotonic()
+    kept = starting.finish() if starting is not None else []
     guards = _connection_guards(settings, len(link.marks))
     base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
     config = uvicorn.Config(
@@ -181,22 +184,45 @@ def run_worker(
     )
     rebalancing: list[Rebalancer] = []
     ready = partial(_report_ready, link, rebalancing, serving)
-    server = AnnouncingServer(config, ready)
+    server = AnnouncingServer(config, ready, kept)
     if settings.worker_count > 1:
         availability = Availability(app, link.availability, link.slot, scorer.capacity)
         config.app = availability
         budget = guards.budget if guards is not None else None
-        server = PoliteServer(config, ready, sockets, availability, budget)
+        server = PoliteServer(config, ready, sockets, availability, budget, kept)
         if guards is not None:
             connections = cast("set[SheddableConnection]", server.server_state.connections)
             rebalancing.append(Rebalancer(link.loads, link.slot, connections))
     run_event_loop(_serve(server, sockets, link.heartbeat, link.stop))
+    link.loads[link.slot] = NOT_SERVING
     if meters is not None:
         meters.stopped()
     scorer.close()
     if telemetry is not None:
         telemetry.close()
     sys.exit(0)
+
+
+def _answer_probes_while_starting(
+    settings: Settings, sockets: list[socket.socket], link: WorkerLink
+) -> StartingProbes | None:
+    """Answer the health probes "not ready" while init() runs, when no other worker serves
+    (they answer then); None when there are no probe routes, or uvicorn changed what this
+    relies on (the probes then wait for init(), as every other request does)."""
+    if not uvicorn_internals_known():
+        return None
+
+    def others_serve() -> bool:
+        return any(load != NOT_SERVING for i, load in enumerate(link.loads) if i != link.slot)
+
+    if others_serve():
+        return None
+    routes = probe_routes(settings, Readiness(starting=True))
+    if not routes:
+        return None
+    # A port of its own for /metrics serves nothing else: its scrapes wait for init().
+    probed = [s for s in sockets if s.getsockname()[1] != settings.metrics_port]
+    return StartingProbes.start(routes, probed, others_serve)
 
 
 def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | None:
@@ -228,6 +254,7 @@ def _report_ready(
 ) -> None:
     """Tell the log and the supervisor that this worker now accepts connections."""
     serving.set()
+    link.loads[link.slot] = 0  # serving, with no requests yet: starting workers leave probes here
     # Sent before the line is logged: whoever reads "ready" in the log (a test, an operator about
     # to stop a worker) knows the supervisor has the report, and will replace, not shut down.
     # An error here means the supervisor has ended: the heartbeat sees it and drains the worker.

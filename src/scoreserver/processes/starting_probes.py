@@ -1,0 +1,298 @@
+"""Answering the health probes while init() runs, before the worker serves.
+
+A worker serves once its init() is done, which can take minutes (a large model). Until then
+nothing would accept, and a readiness probe would wait in the listen queue instead of hearing
+"not ready": Kubernetes counts the timeout as a failure, but Triton's client just blocks, and
+nobody learns that the server is alive. So while no worker serves, a starting worker runs a
+thread that accepts on the listening sockets and looks at each connection's first request
+without reading it (MSG_PEEK). A request for a probe route is answered from the model's health
+alone ("not ready"; liveness "live") and its connection closed. Every other connection is kept
+as it is, unread, and handed to the server once init() is done: its request is served then,
+not refused, as it would have been served from the listen queue before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from email.utils import formatdate
+
+import httptools
+import uvicorn
+from uvicorn.server import ServerState
+
+from scoreserver.http.connection_guards import MAX_HEAD_BYTES
+from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.script.outputs import error_response
+from scoreserver.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["StartingProbes"]
+
+logger = logging.getLogger("azmlinfsrv")
+
+KEPT_LIMIT = 256
+"""Connections kept for the server at most; more wait in the listen queue, as before. A flood
+of connections must not take the descriptors init() needs to open its model."""
+
+ANSWER_WAIT_S = 1.0
+"""How long finishing waits for probe answers already under way."""
+
+_POLL_S = 0.05
+"""How often the accept loops look whether another worker serves (and the probes are its)."""
+
+_PEEK_AGAIN_S = 0.01
+"""How soon a request head that has not all arrived is looked at again."""
+
+_CLOSE = (b"connection", b"close")
+
+
+class StartingProbes:
+    """A thread answering the probe routes on the listening sockets while init() runs."""
+
+    def __init__(
+        self,
+        routes: dict[str, ASGIApp],
+        sockets: list[socket.socket],
+        others_serve: Callable[[], bool],
+        kept_limit: int = KEPT_LIMIT,
+    ) -> None:
+        self._routes = {path.encode(): app for path, app in routes.items()}
+        self._sockets = sockets
+        self._others_serve = others_serve
+        self._kept_limit = kept_limit
+        self._kept: list[socket.socket] = []
+        self._held: set[socket.socket] = set()
+        """Every connection accepted, until finish(): a process init() forks must not keep
+        them open (their clients would wait for answers nobody sends)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._running = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="scoreserver-starting-probes", daemon=True
+        )
+
+    @classmethod
+    def start(
+        cls,
+        routes: dict[str, ASGIApp],
+        sockets: list[socket.socket],
+        others_serve: Callable[[], bool],
+        kept_limit: int = KEPT_LIMIT,
+    ) -> StartingProbes:
+        """Answer the probes from now on, in a thread of their own."""
+        probes = cls(routes, sockets, others_serve, kept_limit)
+        if hasattr(os, "register_at_fork"):  # POSIX
+            os.register_at_fork(after_in_child=probes._close_in_child)
+        probes._thread.start()
+        probes._running.wait()
+        return probes
+
+    def finish(self) -> list[socket.socket]:
+        """Stop answering; return the connections kept for the server, in the order accepted."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join()
+        self._held = set()
+        return self._kept
+
+    def _close_in_child(self) -> None:
+        for connection in self._held:
+            connection.close()
+
+    def _run(self) -> None:
+        # A selector loop on every platform: the accept and peek loops wait for readability.
+        loop = asyncio.SelectorEventLoop()
+        try:
+            loop.run_until_complete(self._serve(loop))
+        except Exception:
+            logger.exception("Answering the health probes while init() runs failed")
+        finally:
+            self._running.set()  # should the loop not have started at all
+            loop.close()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._stop = loop, asyncio.Event()
+        answers = _ProbeAnswers(self._routes)
+        sorting: set[asyncio.Task[None]] = set()
+        accepting = [
+            asyncio.create_task(self._accept(sock, answers, sorting)) for sock in self._sockets
+        ]
+        self._running.set()
+        await self._stop.wait()
+        for task in accepting:
+            task.cancel()
+        await asyncio.gather(*accepting, return_exceptions=True)
+        # A connection whose first request has not all arrived is kept, as it is.
+        for task in sorting:
+            task.cancel()
+        await asyncio.gather(*sorting, return_exceptions=True)
+        await answers.finish()
+
+    async def _accept(
+        self,
+        listening: socket.socket,
+        answers: _ProbeAnswers,
+        sorting: set[asyncio.Task[None]],
+    ) -> None:
+        listening.setblocking(False)
+        while not self._others_serve():
+            if len(self._kept) + len(sorting) >= self._kept_limit:
+                await asyncio.sleep(_POLL_S)
+                continue
+            try:
+                connection, _ = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                # Nothing waiting, or another worker took it.
+                await _readable(listening, _POLL_S)
+                continue
+            except OSError:  # out of descriptors and the like: the listen queue holds them
+                await asyncio.sleep(_POLL_S)
+                continue
+            connection.setblocking(False)
+            self._held.add(connection)
+            # No await between accept() and here: a cancelled accept loop drops nothing.
+            task = asyncio.create_task(self._sort(connection, answers))
+            sorting.add(task)
+            task.add_done_callback(sorting.discard)
+
+    async def _sort(self, connection: socket.socket, answers: _ProbeAnswers) -> None:
+        """Answer the connection's request if it is a probe; else keep it for the server."""
+        kept = True
+        try:
+            path = await _first_path(connection)
+            if path is not None and path in self._routes:
+                kept = False
+                answers.answer(connection)
+        except OSError:  # reset, or closed before its request: nothing to serve
+            kept = False
+            connection.close()
+        finally:
+            if kept:
+                self._kept.append(connection)
+
+
+async def _first_path(connection: socket.socket) -> bytes | None:
+    """The path of the first request on the connection, read without taking it off the socket;
+    None when its head is not a request head this server could route (the server answers it)."""
+    await _readable(connection, None)
+    while True:
+        try:
+            data = connection.recv(MAX_HEAD_BYTES, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            data = None
+        if data == b"":
+            raise ConnectionResetError("closed before its request")
+        if data:
+            head = _RequestHead()
+            parser = httptools.HttpRequestParser(head)
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                return None  # the server refuses upgrades in its own words
+            except httptools.HttpParserError:
+                return None
+            if head.complete:
+                return httptools.parse_url(head.url).path if head.url else None
+            if len(data) >= MAX_HEAD_BYTES:
+                return None
+        # Peeking leaves the bytes in place, so the socket stays readable: look again shortly.
+        await asyncio.sleep(_PEEK_AGAIN_S)
+
+
+class _RequestHead:
+    """What the parser's callbacks tell of a request head: its URL, and whether it ended."""
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.complete = False
+
+    def on_url(self, url: bytes) -> None:
+        """A part of the request target."""
+        self.url += url
+
+    def on_headers_complete(self) -> None:
+        """The head has ended."""
+        self.complete = True
+
+
+async def _readable(sock: socket.socket, timeout: float | None) -> None:
+    """Return once the socket is readable, or after timeout seconds."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+    loop.add_reader(fd, lambda: None if ready.done() else ready.set_result(None))
+    try:
+        await asyncio.wait_for(ready, timeout)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
+
+
+class _ProbeAnswers:
+    """The probe routes, served on uvicorn's protocol: each answer closes its connection."""
+
+    def __init__(self, routes: dict[bytes, ASGIApp]) -> None:
+        self._routes = {path.decode(): app for path, app in routes.items()}
+        config = uvicorn.Config(
+            self._app,
+            http=JsonErrorsHttpToolsProtocol,
+            ws="none",
+            interface="asgi3",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            proxy_headers=False,
+        )
+        config.load()
+        self._config = config
+        self._state = ServerState()
+        self._connecting: set[asyncio.Task[object]] = set()
+
+    def answer(self, connection: socket.socket) -> None:
+        """Serve the connection's probe request."""
+        self._state.default_headers = [(b"date", formatdate(usegmt=True).encode())]
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(loop.connect_accepted_socket(self._protocol, connection))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+
+    async def finish(self) -> None:
+        """Let the answers under way go out (for a second at most), then close what is left."""
+        await asyncio.gather(*self._connecting, return_exceptions=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._drained(), ANSWER_WAIT_S)
+        for connection in list(self._state.connections):
+            connection.shutdown()
+        await asyncio.sleep(0.1)  # the closes, before the loop ends
+
+    async def _drained(self) -> None:
+        while self._state.connections:
+            await asyncio.sleep(0.01)
+
+    def _protocol(self) -> asyncio.Protocol:
+        return self._config.http_protocol_class(  # type: ignore[call-arg]
+            config=self._config, server_state=self._state, app_state={}
+        )
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), _CLOSE]}
+            await send(message)
+
+        route = self._routes.get(scope["path"])
+        if route is not None:
+            await route(scope, receive, closing)
+            return
+        # A second request on a probe's connection (sent before the answer closed it).
+        response = error_response(503, "The server is starting: init() has not completed.")
+        await response(scope, receive, closing)
