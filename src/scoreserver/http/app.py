@@ -96,66 +96,60 @@ def protocol_routes(
 ) -> tuple[dict[str, ASGIApp], tuple[tuple[str, ASGIApp], ...], dict[str, ASGIApp]]:
     """Every served protocol's routes by path, the protocols' own 404s by path prefix, and the
     routes at paths the platform chose, which take the place of any other route there."""
-    routes: dict[str, ASGIApp] = {}
-    configured: dict[str, ASGIApp] = {}
+    served = _ServedRoutes(settings, policy)
     prefixes: list[tuple[str, ASGIApp]] = []
-    for protocol in PROTOCOLS:
-        if not protocol.served(settings):
-            continue
+    for protocol in served.protocols:
         handlers = importlib.import_module(protocol.module).handlers(service)
-        for path, endpoint in _endpoints(settings, protocol, handlers, policy, probes_only=False):
-            if protocol.configured:
-                configured[path] = endpoint
-            else:
-                routes.setdefault(path, endpoint)
+        served.add(protocol, handlers, probes_only=False)
         if protocol.prefix is not None:
             missing = Endpoint(handlers.not_found, _ANY_METHOD, policy, error_format=handlers.error)
             prefixes.append((protocol.prefix, missing))
-    return routes, tuple(prefixes), configured
+    return served.routes, tuple(prefixes), served.configured
 
 
 def probe_routes(settings: Settings, readiness: Readiness) -> dict[str, ASGIApp]:
     """The served protocols' health probes by path, answered from the model's name and the
     readiness alone: what a worker answers while its init() runs."""
-    policy = route_policy(settings)
+    served = _ServedRoutes(settings, route_policy(settings))
     health = ModelHealth(settings.model_name, readiness)
-    routes: dict[str, ASGIApp] = {}
-    configured: dict[str, ASGIApp] = {}
-    for protocol in PROTOCOLS:
-        if not protocol.served(settings):
-            continue
-        probes = importlib.import_module(protocol.module).probes(health)
-        for path, endpoint in _endpoints(settings, protocol, probes, policy, probes_only=True):
-            if protocol.configured:
-                configured[path] = endpoint
-            else:
-                routes.setdefault(path, endpoint)
-    return {**routes, **configured}
+    for protocol in served.protocols:
+        served.add(protocol, importlib.import_module(protocol.module).probes(health), True)
+    return {**served.routes, **served.configured}
 
 
-def _endpoints(
-    settings: Settings, protocol: Protocol, handlers: Any, policy: RoutePolicy, probes_only: bool
-) -> list[tuple[str, Endpoint]]:
-    """The protocol's routes (or its probes alone) as endpoints, by path."""
-    # A dead worker's answer names the route's error format to the supervisor (custody.py).
-    crash_before = () if protocol.error_key == "message" else _error_key_line(protocol)
-    return [
-        (
-            path,
-            Endpoint(
+class _ServedRoutes:
+    """The served protocols' routes as endpoints, gathered by path."""
+
+    def __init__(self, settings: Settings, policy: RoutePolicy) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.protocols = [p for p in PROTOCOLS if p.served(settings)]
+        self.routes: dict[str, ASGIApp] = {}
+        """By path; the first protocol to name a path keeps it."""
+        self.configured: dict[str, ASGIApp] = {}
+        """At the paths the platform chose (settings), which take the place of any other."""
+
+    def add(self, protocol: Protocol, handlers: Any, probes_only: bool) -> None:
+        """The protocol's routes (or its probes alone) with these handlers."""
+        # A dead worker's answer names the route's error format to the supervisor (custody.py).
+        crash_before = () if protocol.error_key == "message" else _error_key_line(protocol)
+        for route, path in protocol.paths(self.settings):
+            if probes_only and not route.probe:
+                continue
+            endpoint = Endpoint(
                 getattr(handlers, route.handler),
                 frozenset(route.methods),
-                policy,
+                self.policy,
                 access_log=not route.probe,
                 protected=not route.probe,
                 error_format=handlers.error,
                 decodes_content=route.compressed_bodies,
                 crash_before=crash_before,
-            ),
-        )
-        for route, path in protocol.paths(settings)
-        if route.probe or not probes_only
-    ]
+            )
+            if protocol.configured:
+                self.configured[path] = endpoint
+            else:
+                self.routes.setdefault(path, endpoint)
 
 
 def _error_key_line(protocol: Protocol) -> tuple[tuple[bytes, bytes], ...]:

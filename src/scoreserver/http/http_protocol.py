@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
 from scoreserver.http.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
 from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
+from scoreserver.types import ASGIApp
 
-__all__ = ["JsonErrorsHttpToolsProtocol", "reporting_protocol"]
+__all__ = ["JsonErrorsHttpToolsProtocol", "reporting_protocol", "serving_config"]
 
 # The methods the parser (llhttp) accepts; a request line with another token fails to parse.
 _PARSER_METHODS = frozenset(
@@ -213,3 +216,24 @@ def reporting_protocol(
             super().connection_lost(exc)
 
     return ReportingProtocol
+
+
+def serving_config(app: ASGIApp, http: type[asyncio.Protocol], **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for serving our application on this protocol, plus `options`."""
+    return uvicorn.Config(
+        app,
+        http=http,
+        # We serve no WebSockets: a request asking to upgrade is an ordinary request.
+        ws="none",
+        # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
+        # ASGI 2, and the router's returns its endpoint's coroutine.
+        interface="asgi3",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        # Nothing here reads X-Forwarded-*; skipping that middleware saves time per request.
+        proxy_headers=False,
+        date_header=True,
+        **options,
+    )

@@ -23,11 +23,10 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 import httptools
-import uvicorn
 from uvicorn.server import ServerState
 
 from scoreserver.http.connection_guards import MAX_HEAD_BYTES
-from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol
+from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol, serving_config
 from scoreserver.script.outputs import error_response
 from scoreserver.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -241,17 +240,7 @@ class _ProbeAnswers:
 
     def __init__(self, routes: dict[bytes, ASGIApp]) -> None:
         self._routes = {path.decode(): app for path, app in routes.items()}
-        config = uvicorn.Config(
-            self._app,
-            http=JsonErrorsHttpToolsProtocol,
-            ws="none",
-            interface="asgi3",
-            lifespan="off",
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            proxy_headers=False,
-        )
+        config = serving_config(self._app, JsonErrorsHttpToolsProtocol)
         config.load()
         self._config = config
         self._state = ServerState()

@@ -24,7 +24,11 @@ from scoreserver.http.connection_guards import (
     guarded_protocol,
     uvicorn_internals_known,
 )
-from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol, reporting_protocol
+from scoreserver.http.http_protocol import (
+    JsonErrorsHttpToolsProtocol,
+    reporting_protocol,
+    serving_config,
+)
 from scoreserver.http.openapi import SwaggerDocuments
 from scoreserver.logs import install_print_capture
 from scoreserver.metrics import WorkerMeters
@@ -164,22 +168,10 @@ def run_worker(
     kept = starting.finish() if starting is not None else []
     guards = _connection_guards(settings, len(link.marks))
     base = JsonErrorsHttpToolsProtocol if guards is None else guarded_protocol(guards)
-    config = uvicorn.Config(
+    config = serving_config(
         app,
+        reporting_protocol(reporter, base) if reporter is not None else base,
         loop="uvloop" if uvloop_available() else "asyncio",
-        http=reporting_protocol(reporter, base) if reporter is not None else base,
-        # We serve no WebSockets: a request asking to upgrade is an ordinary request.
-        ws="none",
-        # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine function for
-        # ASGI 2, and the router's returns its endpoint's coroutine.
-        interface="asgi3",
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        # Nothing here reads X-Forwarded-*; skipping that middleware saves time per request.
-        proxy_headers=False,
-        date_header=True,
         timeout_graceful_shutdown=settings.graceful_timeout,
     )
     rebalancing: list[Rebalancer] = []
