@@ -38,7 +38,9 @@ NOT_READY_BODIES = {
 VERTEX_ENV = {"AIP_HEALTH_ROUTE": VERTEX_HEALTH, "AIP_PREDICT_ROUTE": "/predict"}
 
 
-def gated_server(tmp_path: Path, *args: str) -> tuple[RunningServer, Path]:
+def gated_server(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[RunningServer, Path]:
     """A server whose init() waits for the go file returned; started, init() has begun."""
     begun, go = tmp_path / "init-begun", tmp_path / "init-go"
     server = start_server(
@@ -47,6 +49,7 @@ def gated_server(tmp_path: Path, *args: str) -> tuple[RunningServer, Path]:
             "SCORESERVER_TEST_INIT_BEGUN": str(begun),
             "SCORESERVER_TEST_INIT_GO": str(go),
             **VERTEX_ENV,
+            **(env or {}),
         },
     )
     wait_until(lambda: begun.exists() or server.process.poll() is not None, timeout=30)
@@ -112,6 +115,33 @@ def test_while_init_runs_probes_say_not_ready_and_other_requests_wait_for_it(
         # Served as usual now: the connection stays open for the next request.
         with server.client() as client:
             assert "connection" not in client.get("/v2/health/ready").headers
+    finally:
+        go.write_text("go")
+        server.stop()
+        server.remove_log()
+
+
+def test_readiness_waits_for_every_worker_while_the_first_ready_one_serves(
+    tmp_path: Path,
+) -> None:
+    first_free = {"SCORESERVER_TEST_INIT_FIRST_FREE": str(tmp_path / "first")}
+    server, go = gated_server(tmp_path, "--worker_count", "2", env=first_free)
+    try:
+        server.wait_for_output("ready for serving traffic", timeout=30)
+        with server.client() as client:
+            # One worker serves: requests are answered, but the server is not whole yet.
+            assert client.post("/score", content='{"data": [2, 3]}').json() == {"sum": 5}
+            for path, status in READY_ROUTES.items():
+                response = client.get(path)
+                assert (response.status_code, response.json()) == (
+                    status,
+                    NOT_READY_BODIES[path],
+                ), path
+            assert client.get("/v2/health/live").status_code == 200
+            go.write_text("go")
+            wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout=30)
+            for path in READY_ROUTES:
+                assert client.get(path).status_code == 200, path
     finally:
         go.write_text("go")
         server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import socket
@@ -195,6 +196,13 @@ def test_readiness_says_why_it_is_not_ready() -> None:
     assert Readiness(starting=True).ready is False
     assert Readiness(starting=True).why_not == "init() has not completed."
     assert Readiness().ready is True
+    draining, started = ctypes.c_byte(0), ctypes.c_byte(0)
+    readiness = Readiness(draining, started)
+    assert (readiness.ready, readiness.why_not) == (False, "init() has not completed.")
+    started.value = 1  # every worker of the start is ready
+    assert readiness.ready is True
+    draining.value = 1
+    assert (readiness.ready, readiness.why_not) == (False, "the server is stopping.")
 
 
 @pytest.mark.posix  # fork

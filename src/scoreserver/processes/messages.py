@@ -56,6 +56,9 @@ class WorkerLink:
     """One count per worker slot: its connections that carry requests (see rebalancing.py)."""
     draining: ctypes.c_byte | None = None
     """1 once the supervisor has begun to stop: readiness probes answer "not ready"."""
+    started: ctypes.c_byte | None = None
+    """1 once every worker the server starts with is ready: readiness probes answer "not
+    ready" until then (a worker that is ready early serves, but the server is not whole)."""
     metrics: MetricsMemory | None = None
     """The shared counts behind /metrics, when metrics are on."""
     stop: ctypes.c_byte | None = None

@@ -113,6 +113,8 @@ class Supervisor:
     _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
     _draining: c_byte = field(init=False)
+    _started: c_byte = field(init=False)
+    """Set once every worker of the start is ready, read by the workers' readiness probes."""
     """Set at the stop signal, read by the workers' readiness probes."""
     _loads: ctypes.Array[c_int] = field(init=False)
     _guarded: int = MAX_GUARDED_CONNECTIONS
@@ -131,6 +133,7 @@ class Supervisor:
         wake_read.setblocking(False)
         wake_write.setblocking(False)
         self._draining = self.platform.context().RawValue(c_byte, 0)
+        self._started = self.platform.context().RawValue(c_byte, 0)
         # Before anything slow (a preloaded init(), binding): a stop signal during start-up is
         # a clean stop, not a kill by the default handler.
         self._install_signals(wake_write)
@@ -167,6 +170,7 @@ class Supervisor:
             failure = self._await_startup(wake[0])
             if failure is not None:
                 return failure
+            self._started.value = 1
             if self.settings.reload:
                 spawn = partial(self._spawn, sockets, wake)
                 held = [h for w in self.workers for h in w.custodian.held()]
@@ -235,6 +239,7 @@ class Supervisor:
             marks,
             loads=self._loads,
             draining=self._draining,
+            started=self._started,
             metrics=self._metrics,
             stop=stop,
         )

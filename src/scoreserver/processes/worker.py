@@ -156,7 +156,7 @@ def run_worker(
         link.status.close()
         sys.exit(SCRIPT_FAILURE_EXIT)
     reporter = ConnectionReporter(link.custody, link.marks) if link.custody is not None else None
-    readiness = Readiness(link.draining)
+    readiness = Readiness(link.draining, link.started)
     app = create_app(settings, script, swagger, scorer, telemetry, reporter, readiness, meters)
     if settings.cors_origin_list:
         logger.info(

@@ -51,24 +51,33 @@ _SERVER_RUN_HEADERS = frozenset({_RUN_FAILED, b"x-ms-run-fn-exec-ms"})
 
 
 class Readiness:
-    """Whether traffic should come here: not while init() runs (a starting worker answers its
-    probes before its script is loaded), nor once the supervisor has begun to stop (shared
-    memory it sets)."""
+    """Whether traffic should come here: once init() has completed in every worker the server
+    starts with, and until the supervisor begins to stop (both shared memory it sets)."""
 
-    def __init__(self, draining: ctypes.c_byte | None = None, starting: bool = False) -> None:
+    def __init__(
+        self,
+        draining: ctypes.c_byte | None = None,
+        started: ctypes.c_byte | None = None,
+        starting: bool = False,
+    ) -> None:
         self._draining = draining
+        self._started = started
         self.starting = starting
-        """init() has not completed: only the probes are answered, everything else waits."""
+        """This worker's init() runs: it answers only its probes, and everything else waits."""
 
     @property
     def ready(self) -> bool:
-        """init() has completed and no stop has begun."""
-        return not self.starting and (self._draining is None or not self._draining.value)
+        """init() has completed in every worker and no stop has begun."""
+        if self.starting or (self._started is not None and not self._started.value):
+            return False
+        return self._draining is None or not self._draining.value
 
     @property
     def why_not(self) -> str:
         """Why it is not ready, for protocols whose "not ready" carries a message."""
-        return "init() has not completed." if self.starting else "the server is stopping."
+        if self._draining is not None and self._draining.value:
+            return "the server is stopping."
+        return "init() has not completed."
 
 
 @dataclass(frozen=True)
