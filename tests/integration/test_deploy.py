@@ -72,12 +72,15 @@ def test_the_probes_a_manifest_names_answer_on_the_port_it_names(
     env["AZUREML_MODEL_DIR"] = str(tmp_path)
     env.pop("STORAGE_URI", None)
     with serving(_local_args(args), env=env) as server:
+        readiness = server.url + probes["readinessProbe"]["httpGet"]["path"]
+        # GET / answers once a worker serves; readiness once every worker is (as Kubernetes
+        # polls it, so does this).
+        wait_until(lambda: httpx.get(readiness, timeout=2).status_code == 200, timeout=30)
         for name, probe in probes.items():
             answer = httpx.get(
                 server.url + probe["httpGet"]["path"], timeout=probe.get("timeoutSeconds", 1)
             )
             assert answer.status_code == 200, (name, answer.text)
-        readiness = server.url + probes["readinessProbe"]["httpGet"]["path"]
         liveness = server.url + probes["livenessProbe"]["httpGet"]["path"]
         # On SIGTERM readiness fails at once (Kubernetes counts any status from 400 on as a
         # failure), while liveness stays up for the drain.
