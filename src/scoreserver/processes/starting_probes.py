@@ -92,7 +92,7 @@ class StartingProbes:
         return probes
 
     def finish(self) -> list[socket.socket]:
-        """Stop answering; return the connections kept for the server, in the order accepted."""
+        """Stop answering; return the connections kept for the server."""
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has ended already
