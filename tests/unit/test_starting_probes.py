@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from scoreserver.http.app import probe_routes
-from scoreserver.processes.starting_probes import StartingProbes
+from scoreserver.processes.starting_probes import FINISH_WAIT_S, StartingProbes
 from scoreserver.protocols.core import Readiness
 from scoreserver.settings import Settings
 
@@ -226,4 +226,40 @@ def test_a_process_init_forks_does_not_keep_the_connections_open(
     finally:
         child.kill()
         child.join()
+        client.close()
+
+
+def test_finishing_while_connections_arrive_does_not_hang(listening: socket.socket) -> None:
+    # Stopping races with the loops' waits for connections and their bytes: every round must
+    # stop, and every connection be kept, answered, or left in the listen queue, none lost.
+    arriving = threading.Event()
+    clients: list[socket.socket] = []
+
+    def connect_on() -> None:
+        while arriving.is_set():
+            client = _connect(listening)
+            client.sendall(READY if len(clients) % 2 else SCORE[:20])
+            clients.append(client)
+            time.sleep(0.002)
+
+    for _ in range(10):
+        probes = _start(listening)
+        arriving.set()
+        thread = threading.Thread(target=connect_on)
+        thread.start()
+        time.sleep(0.05)
+        started = time.monotonic()
+        kept = probes.finish()
+        assert time.monotonic() - started < FINISH_WAIT_S
+        arriving.clear()
+        thread.join()
+        for connection in kept:
+            connection.close()
+        listening.setblocking(False)
+        while True:  # what the probes did not accept waits in the listen queue
+            try:
+                listening.accept()[0].close()
+            except BlockingIOError:
+                break
+    for client in clients:
         client.close()

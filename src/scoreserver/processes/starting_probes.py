@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from email.utils import formatdate
 
@@ -40,6 +41,10 @@ of connections must not take the descriptors init() needs to open its model."""
 
 ANSWER_WAIT_S = 1.0
 """How long finishing waits for probe answers already under way."""
+
+FINISH_WAIT_S = 5.0
+"""The longest the worker waits for the probes to stop before it serves without them; they stop
+within ANSWER_WAIT_S and a few polls."""
 
 _POLL_S = 0.05
 """How often the accept loops look whether another worker serves (and the probes are its)."""
@@ -97,9 +102,19 @@ class StartingProbes:
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has ended already
                 loop.call_soon_threadsafe(stop.set)
-        self._thread.join()
+        self._thread.join(FINISH_WAIT_S)
+        if self._thread.is_alive():
+            # Never at the cost of serving: what it still holds is left to it.
+            logger.warning(
+                "Answering the health probes while init() ran did not stop within %s s; "
+                "serving without the connections it holds.",
+                FINISH_WAIT_S,
+            )
         self._held = set()
-        return self._kept
+        return list(self._kept)
+
+    def _stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def _close_in_child(self) -> None:
         for connection in self._held:
@@ -124,13 +139,11 @@ class StartingProbes:
             asyncio.create_task(self._accept(sock, answers, sorting)) for sock in self._sockets
         ]
         self._running.set()
+        # The loops look at the stop event every _POLL_S and end by themselves: nothing is
+        # cancelled, since before Python 3.12 asyncio.wait_for can swallow a cancellation.
         await self._stop.wait()
-        for task in accepting:
-            task.cancel()
         await asyncio.gather(*accepting, return_exceptions=True)
-        # A connection whose first request has not all arrived is kept, as it is.
-        for task in sorting:
-            task.cancel()
+        # A connection whose first request has not all arrived by now is kept, as it is.
         await asyncio.gather(*sorting, return_exceptions=True)
         await answers.finish()
 
@@ -141,7 +154,7 @@ class StartingProbes:
         sorting: set[asyncio.Task[None]],
     ) -> None:
         listening.setblocking(False)
-        while not self._others_serve():
+        while not self._stopped() and not self._others_serve():
             if len(self._kept) + len(sorting) >= self._kept_limit:
                 await asyncio.sleep(_POLL_S)
                 continue
@@ -156,7 +169,6 @@ class StartingProbes:
                 continue
             connection.setblocking(False)
             self._held.add(connection)
-            # No await between accept() and here: a cancelled accept loop drops nothing.
             task = asyncio.create_task(self._sort(connection, answers))
             sorting.add(task)
             task.add_done_callback(sorting.discard)
@@ -165,7 +177,7 @@ class StartingProbes:
         """Answer the connection's request if it is a probe; else keep it for the server."""
         kept = True
         try:
-            path = await _first_path(connection)
+            path = await _first_path(connection, self._stopped)
             if path is not None and path in self._routes:
                 kept = False
                 answers.answer(connection)
@@ -177,11 +189,14 @@ class StartingProbes:
                 self._kept.append(connection)
 
 
-async def _first_path(connection: socket.socket) -> bytes | None:
+async def _first_path(connection: socket.socket, stopped: Callable[[], bool]) -> bytes | None:
     """The path of the first request on the connection, read without taking it off the socket;
-    None when its head is not a request head this server could route (the server answers it)."""
-    await _readable(connection, None)
-    while True:
+    None when its head is not a request head this server could route (the server answers it),
+    or has not all arrived when the probes stop."""
+    while not await _readable(connection, _POLL_S):
+        if stopped():
+            return None
+    while not stopped():
         try:
             data = connection.recv(MAX_HEAD_BYTES, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
@@ -203,6 +218,7 @@ async def _first_path(connection: socket.socket) -> bytes | None:
                 return None
         # Peeking leaves the bytes in place, so the socket stays readable: look again shortly.
         await asyncio.sleep(_PEEK_AGAIN_S)
+    return None
 
 
 class _RequestHead:
@@ -221,17 +237,22 @@ class _RequestHead:
         self.complete = True
 
 
-async def _readable(sock: socket.socket, timeout: float | None) -> None:
-    """Return once the socket is readable, or after timeout seconds."""
+async def _readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether the socket became readable within timeout seconds."""
     loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
+    woken: asyncio.Future[bool] = loop.create_future()
+
+    def wake(readable: bool) -> None:
+        if not woken.done():
+            woken.set_result(readable)
+
     fd = sock.fileno()
-    loop.add_reader(fd, lambda: None if ready.done() else ready.set_result(None))
+    loop.add_reader(fd, wake, True)
+    timer = loop.call_later(timeout, wake, False)
     try:
-        await asyncio.wait_for(ready, timeout)
-    except asyncio.TimeoutError:
-        pass
+        return await woken
     finally:
+        timer.cancel()
         loop.remove_reader(fd)
 
 
@@ -257,15 +278,12 @@ class _ProbeAnswers:
     async def finish(self) -> None:
         """Let the answers under way go out (for a second at most), then close what is left."""
         await asyncio.gather(*self._connecting, return_exceptions=True)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._drained(), ANSWER_WAIT_S)
+        deadline = time.monotonic() + ANSWER_WAIT_S
+        while self._state.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         for connection in list(self._state.connections):
             connection.shutdown()
         await asyncio.sleep(0.1)  # the closes, before the loop ends
-
-    async def _drained(self) -> None:
-        while self._state.connections:
-            await asyncio.sleep(0.01)
 
     def _protocol(self) -> asyncio.Protocol:
         return self._config.http_protocol_class(  # type: ignore[call-arg]
