@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import cast
 
 import httptools
 from uvicorn.server import ServerState
@@ -74,7 +75,7 @@ class StartingProbes:
         """Every connection accepted, until finish(): a process init() forks must not keep
         them open (their clients would wait for answers nobody sends)."""
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop: _Stop | None = None
         self._running = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="scoreserver-starting-probes", daemon=True
@@ -113,9 +114,6 @@ class StartingProbes:
         self._held = set()
         return list(self._kept)
 
-    def _stopped(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
-
     def _close_in_child(self) -> None:
         for connection in self._held:
             connection.close()
@@ -132,16 +130,17 @@ class StartingProbes:
             loop.close()
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop, self._stop = loop, asyncio.Event()
+        stop = _Stop()
+        self._loop, self._stop = loop, stop
         answers = _ProbeAnswers(self._routes)
         sorting: set[asyncio.Task[None]] = set()
         accepting = [
             asyncio.create_task(self._accept(sock, answers, sorting)) for sock in self._sockets
         ]
         self._running.set()
-        # The loops look at the stop event every _POLL_S and end by themselves: nothing is
-        # cancelled, since before Python 3.12 asyncio.wait_for can swallow a cancellation.
-        await self._stop.wait()
+        # The stop wakes the loops' waits, and they end by themselves: nothing is cancelled,
+        # since before Python 3.12 asyncio.wait_for can swallow a cancellation.
+        await stop.wait()
         await asyncio.gather(*accepting, return_exceptions=True)
         # A connection whose first request has not all arrived by now is kept, as it is.
         await asyncio.gather(*sorting, return_exceptions=True)
@@ -154,18 +153,19 @@ class StartingProbes:
         sorting: set[asyncio.Task[None]],
     ) -> None:
         listening.setblocking(False)
-        while not self._stopped() and not self._others_serve():
+        stop = cast("_Stop", self._stop)
+        while not stop.is_set and not self._others_serve():
             if len(self._kept) + len(sorting) >= self._kept_limit:
-                await asyncio.sleep(_POLL_S)
+                await stop.sleep(_POLL_S)
                 continue
             try:
                 connection, _ = listening.accept()
             except (BlockingIOError, InterruptedError):
                 # Nothing waiting, or another worker took it.
-                await _readable(listening, _POLL_S)
+                await stop.readable(listening, _POLL_S)
                 continue
             except OSError:  # out of descriptors and the like: the listen queue holds them
-                await asyncio.sleep(_POLL_S)
+                await stop.sleep(_POLL_S)
                 continue
             connection.setblocking(False)
             self._held.add(connection)
@@ -177,7 +177,7 @@ class StartingProbes:
         """Answer the connection's request if it is a probe; else keep it for the server."""
         kept = True
         try:
-            path = await _first_path(connection, self._stopped)
+            path = await _first_path(connection, cast("_Stop", self._stop))
             if path is not None and path in self._routes:
                 kept = False
                 answers.answer(connection)
@@ -189,14 +189,14 @@ class StartingProbes:
                 self._kept.append(connection)
 
 
-async def _first_path(connection: socket.socket, stopped: Callable[[], bool]) -> bytes | None:
+async def _first_path(connection: socket.socket, stop: _Stop) -> bytes | None:
     """The path of the first request on the connection, read without taking it off the socket;
     None when its head is not a request head this server could route (the server answers it),
     or has not all arrived when the probes stop."""
-    while not await _readable(connection, _POLL_S):
-        if stopped():
+    while not await stop.readable(connection, _POLL_S):
+        if stop.is_set:
             return None
-    while not stopped():
+    while not stop.is_set:
         try:
             data = connection.recv(MAX_HEAD_BYTES, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
@@ -217,7 +217,7 @@ async def _first_path(connection: socket.socket, stopped: Callable[[], bool]) ->
             if len(data) >= MAX_HEAD_BYTES:
                 return None
         # Peeking leaves the bytes in place, so the socket stays readable: look again shortly.
-        await asyncio.sleep(_PEEK_AGAIN_S)
+        await stop.sleep(_PEEK_AGAIN_S)
     return None
 
 
@@ -237,23 +237,56 @@ class _RequestHead:
         self.complete = True
 
 
-async def _readable(sock: socket.socket, timeout: float) -> bool:
-    """Whether the socket became readable within timeout seconds."""
-    loop = asyncio.get_running_loop()
-    woken: asyncio.Future[bool] = loop.create_future()
+class _Stop:
+    """The stop the loops look at: it wakes every wait at once, so finishing takes no polls."""
 
-    def wake(readable: bool) -> None:
-        if not woken.done():
-            woken.set_result(readable)
+    def __init__(self) -> None:
+        self.is_set = False
+        self._event = asyncio.Event()
+        self._waits: set[asyncio.Future[bool]] = set()
 
-    fd = sock.fileno()
-    loop.add_reader(fd, wake, True)
-    timer = loop.call_later(timeout, wake, False)
-    try:
-        return await woken
-    finally:
-        timer.cancel()
-        loop.remove_reader(fd)
+    def set(self) -> None:
+        """Stop: every wait returns now."""
+        self.is_set = True
+        self._event.set()
+        for waiting in self._waits:
+            if not waiting.done():
+                waiting.set_result(False)
+
+    async def wait(self) -> None:
+        """Return once stopped."""
+        await self._event.wait()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, or less when stopped meanwhile."""
+        await self._wait(None, seconds)
+
+    async def readable(self, sock: socket.socket, timeout: float) -> bool:
+        """Whether the socket became readable within timeout seconds (False once stopped)."""
+        return await self._wait(sock, timeout)
+
+    async def _wait(self, sock: socket.socket | None, timeout: float) -> bool:
+        if self.is_set:
+            return False
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[bool] = loop.create_future()
+
+        def wake(readable: bool) -> None:
+            if not woken.done():
+                woken.set_result(readable)
+
+        fd = sock.fileno() if sock is not None else None
+        if fd is not None:
+            loop.add_reader(fd, wake, True)
+        timer = loop.call_later(timeout, wake, False)
+        self._waits.add(woken)
+        try:
+            return await woken
+        finally:
+            self._waits.discard(woken)
+            timer.cancel()
+            if fd is not None:
+                loop.remove_reader(fd)
 
 
 class _ProbeAnswers:
@@ -283,7 +316,9 @@ class _ProbeAnswers:
             await asyncio.sleep(0.01)
         for connection in list(self._state.connections):
             connection.shutdown()
-        await asyncio.sleep(0.1)  # the closes, before the loop ends
+        deadline = time.monotonic() + 0.1
+        while self._state.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # the closes, before the loop ends
 
     def _protocol(self) -> asyncio.Protocol:
         return self._config.http_protocol_class(  # type: ignore[call-arg]
