@@ -1,4 +1,5 @@
-"""Sleeps for the number of seconds in the body, and says which worker process answered."""
+"""Sleeps for the number of seconds in the body, and says which worker process answered, and
+when (wall clock) its run() began and ended."""
 
 import os
 import time
@@ -11,5 +12,6 @@ def init():
 def run(data):
     seconds = float(data or 0)
     print(f"run sleeping {seconds} in pid {os.getpid()}")
+    began = time.time()
     time.sleep(seconds)
-    return {"pid": os.getpid(), "slept": seconds}
+    return {"pid": os.getpid(), "slept": seconds, "began": began, "ended": time.time()}

@@ -206,6 +206,9 @@ def test_readiness_says_why_it_is_not_ready() -> None:
 
 
 @pytest.mark.posix  # fork
+# Python 3.12+ warns of fork() in a process with threads: that is the case tested (as it is a
+# worker's during init(), whose other thread answers the probes).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_process_init_forks_does_not_keep_the_connections_open(
     listening: socket.socket,
 ) -> None:
