@@ -527,8 +527,14 @@ def test_infer_gets_ids_and_an_access_line_probes_do_not(plain_server: RunningSe
 
 def test_odd_but_wellformed_requests_are_answered_not_crashed(plain_server: RunningServer) -> None:
     url = plain_server.url + "/v2/models/model/infer"
+    # Parameters that are no object say what was expected (ignored, they would hide a mistake).
     listed = {**ONE_ROW_V2, "outputs": [{"name": "output-0", "parameters": ["not", "a", "dict"]}]}
-    assert httpx.post(url, json=listed).json()["outputs"][0]["data"] == [3]
+    refused = httpx.post(url, json=listed)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": "Output 'output-0': \"parameters\" must be a JSON object; got list "
+        "['not', 'a', 'dict']."
+    }
     not_text = struct.pack("<I", 1) + b"\xff"
     header = json.dumps(
         {

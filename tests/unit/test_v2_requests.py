@@ -131,3 +131,27 @@ def test_a_shape_of_too_many_dimensions_is_the_same_400_either_way() -> None:
         {"inputs": [{"name": "d", "shape": [1] * 64, "datatype": "INT64", "data": [1]}]}
     )
     assert _outcome(partial(_InferRequest, _request(body.encode())))[0] == "ok"
+
+
+def test_parameters_that_are_no_object_and_flags_that_are_no_boolean_are_400s() -> None:
+    row = {"name": "a", "shape": [1], "datatype": "INT64", "data": [1]}
+    cases = [
+        ({"parameters": ["scale", 3]}, '"parameters" must be a JSON object'),
+        ({"parameters": []}, '"parameters" must be a JSON object'),
+        ({"parameters": {"binary_data_output": "false"}}, '"binary_data_output" must be true or'),
+        ({"parameters": {"binary_data_output": 1}}, '"binary_data_output" must be true or false'),
+        ({"outputs": [{"name": "o", "parameters": "x"}]}, "Output 'o': \"parameters\" must be"),
+        ({"outputs": [{"name": "o", "parameters": {"binary_data": "true"}}]}, '"binary_data" must'),
+    ]
+    for extra, words in cases:
+        body = json.dumps({"inputs": [row], **extra}).encode()
+        expected = _outcome(partial(_fully_read, body))
+        assert expected[0] == "400" and words in expected[1], (extra, expected)
+        assert _outcome(partial(_InferRequest, _request(body))) == expected
+    for extra, binary in [({"parameters": None}, False), ({}, False)]:
+        body = json.dumps({"inputs": [row], **extra}).encode()
+        outcome = _outcome(partial(_InferRequest, _request(body)))
+        assert outcome[0] == "ok" and outcome[3] is binary
+    flagged = {"inputs": [row], "parameters": {"binary_data_output": True}}
+    outcome = _outcome(partial(_InferRequest, _request(json.dumps(flagged).encode())))
+    assert outcome[0] == "ok" and outcome[3] is True

@@ -77,7 +77,7 @@ class _InferRequest:
             if tensor is None:
                 return False
             inputs.append(tensor)
-        self._accept(wire.id, wire.parameters or {}, inputs, wire.outputs)
+        self._accept(wire.id, wire.parameters, inputs, wire.outputs)
         return True
 
     def _read(self, body: bytes | memoryview, declared: str | None) -> None:
@@ -105,18 +105,14 @@ class _InferRequest:
         for raw in header["inputs"]:
             tensor, offset = decode_input(raw, binary, offset)
             inputs.append(tensor)
-        self._accept(
-            header.get("id"), header.get("parameters") or {}, inputs, header.get("outputs")
-        )
+        self._accept(header.get("id"), header.get("parameters"), inputs, header.get("outputs"))
 
     def _accept(self, id: Any, parameters: Any, inputs: list[InputTensor], outputs: Any) -> None:
         """Keep what was read, once the inputs' names and the outputs asked for are checked."""
         self.id = id
-        self.parameters: dict[str, Any] | None = (
-            parameters if isinstance(parameters, dict) else None
-        )
+        self.parameters: dict[str, Any] = _parameters(parameters, "")
         """The request's parameters: they fill the @input_schema parameters they name."""
-        self.binary_outputs = bool(self.parameters and self.parameters.get("binary_data_output"))
+        self.binary_outputs = _flag(self.parameters, "binary_data_output")
         self.values: dict[str, Any] = {}
         """Each input's values by name, as nested lists."""
         self._all_text = True
@@ -132,15 +128,16 @@ class _InferRequest:
             ):
                 raise BadRequestError('"outputs" must be a list of objects with a "name".')
             for output in outputs:
-                if isinstance(output.get("parameters"), dict):
-                    _refuse_triton_only(output["name"], output["parameters"])
+                name = output["name"]
+                output["parameters"] = _parameters(output.get("parameters"), f"Output {name!r}: ")
+                _refuse_triton_only(name, output["parameters"])
             self.requested = {o["name"]: self._binary(o) for o in outputs}
 
     def _binary(self, output: dict[str, Any]) -> bool:
         """Whether a requested output goes as binary data (its own say, else the request's)."""
-        parameters = output.get("parameters")
-        if isinstance(parameters, dict) and "binary_data" in parameters:
-            return bool(parameters["binary_data"])
+        parameters = output["parameters"]
+        if "binary_data" in parameters:
+            return _flag(parameters, "binary_data")
         return self.binary_outputs
 
     def json_text(self) -> str:
@@ -172,6 +169,28 @@ class _InferRequest:
                 f"{sorted(by_name) or '(none)'}."
             )
         return [(by_name[n], binary) for n, binary in self.requested.items()]
+
+
+def _parameters(parameters: Any, where: str) -> dict[str, Any]:
+    """Parameters as sent (none is none); anything but a JSON object is refused, the message
+    starting with `where` (which output's they are, or nothing for the request's)."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise BadRequestError(
+            f'{where}"parameters" must be a JSON object; got {type(parameters).__name__} '
+            f"{parameters!r:.100}."
+        )
+    return parameters
+
+
+def _flag(parameters: dict[str, Any], name: str) -> bool:
+    """A true-or-false parameter (absent is false); a string such as "false" is refused, as it
+    would otherwise count as true."""
+    value = parameters.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequestError(f'Parameter "{name}" must be true or false; got {value!r:.100}.')
+    return value
 
 
 def _refuse_triton_only(name: str, parameters: dict[str, Any]) -> None:
