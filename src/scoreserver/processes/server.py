@@ -113,9 +113,9 @@ class Supervisor:
     _next_sweep: float = 0.0
     _availability: ctypes.Array[c_byte] = field(init=False)
     _draining: c_byte = field(init=False)
+    """Set at the stop signal, read by the workers' readiness probes."""
     _started: c_byte = field(init=False)
     """Set once every worker of the start is ready, read by the workers' readiness probes."""
-    """Set at the stop signal, read by the workers' readiness probes."""
     _loads: ctypes.Array[c_int] = field(init=False)
     _guarded: int = MAX_GUARDED_CONNECTIONS
     """Connections per worker the supervisor keeps a copy of: its open files are shared out."""

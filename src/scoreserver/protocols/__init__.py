@@ -2,9 +2,9 @@
 
 Each protocol is one module of handlers (imported in the workers only) plus one entry in
 PROTOCOLS below, which names its routes. A module with probe routes also has probes(health):
-those handlers alone, which a starting worker answers while init() runs. The entry is plain data so that the supervisor can
-print every route in its banner without importing the web stack. Adding a protocol is adding a
-module and an entry.
+those handlers alone, which a starting worker answers while init() runs. The entry is plain
+data so that the supervisor can print every route in its banner without importing the web
+stack. Adding a protocol is adding a module and an entry.
 """
 
 from __future__ import annotations
