@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
 
 from scoreserver.errors import MethodNotAllowedError, URITooLongError
 from scoreserver.http.middleware import MAX_URL_BYTES, ROUTING_METHOD_MESSAGE, url_too_long_message
@@ -24,7 +25,12 @@ from scoreserver.processes.custody import ConnectionReporter
 from scoreserver.processes.raw_responses import RUN_FAILED_HEADER, json_error_bytes
 from scoreserver.types import ASGIApp
 
-__all__ = ["JsonErrorsHttpToolsProtocol", "reporting_protocol", "serving_config"]
+__all__ = [
+    "JsonErrorsHttpToolsProtocol",
+    "accepted_protocol",
+    "reporting_protocol",
+    "serving_config",
+]
 
 # The methods the parser (llhttp) accepts; a request line with another token fails to parse.
 _PARSER_METHODS = frozenset(
@@ -236,4 +242,13 @@ def serving_config(app: ASGIApp, http: type[asyncio.Protocol], **options: Any) -
         proxy_headers=False,
         date_header=True,
         **options,
+    )
+
+
+def accepted_protocol(
+    config: uvicorn.Config, server_state: ServerState, app_state: dict[str, Any]
+) -> asyncio.Protocol:
+    """The configured HTTP protocol for a connection accepted outside uvicorn's own listener."""
+    return config.http_protocol_class(  # type: ignore[call-arg]
+        config=config, server_state=server_state, app_state=app_state
     )

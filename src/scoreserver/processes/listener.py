@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, cast
 
 import uvicorn
 
+from scoreserver.http.http_protocol import accepted_protocol
 from scoreserver.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -149,9 +150,7 @@ class AnnouncingServer(uvicorn.Server):
         """A connection accepted for this server is about to be served."""
 
     def _protocol(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(  # type: ignore[call-arg]
-            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
-        )
+        return accepted_protocol(self.config, self.server_state, self.lifespan.state)
 
 
 class PoliteServer(AnnouncingServer):

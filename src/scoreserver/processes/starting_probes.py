@@ -22,13 +22,16 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import cast
 
 import httptools
 from uvicorn.server import ServerState
 
 from scoreserver.http.connection_guards import MAX_HEAD_BYTES
-from scoreserver.http.http_protocol import JsonErrorsHttpToolsProtocol, serving_config
+from scoreserver.http.http_protocol import (
+    JsonErrorsHttpToolsProtocol,
+    accepted_protocol,
+    serving_config,
+)
 from scoreserver.script.outputs import error_response
 from scoreserver.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,7 +69,9 @@ class StartingProbes:
         others_serve: Callable[[], bool],
         kept_limit: int = KEPT_LIMIT,
     ) -> None:
-        self._routes = {path.encode(): app for path, app in routes.items()}
+        self._routes = routes
+        self._paths = frozenset(path.encode() for path in routes)
+        """The probe routes' paths as a request head spells them."""
         self._sockets = sockets
         self._others_serve = others_serve
         self._kept_limit = kept_limit
@@ -76,6 +81,7 @@ class StartingProbes:
         them open (their clients would wait for answers nobody sends)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: _Stop | None = None
+        """Set by the thread's event loop, for finish() to stop it."""
         self._running = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="scoreserver-starting-probes", daemon=True
@@ -135,7 +141,8 @@ class StartingProbes:
         answers = _ProbeAnswers(self._routes)
         sorting: set[asyncio.Task[None]] = set()
         accepting = [
-            asyncio.create_task(self._accept(sock, answers, sorting)) for sock in self._sockets
+            asyncio.create_task(self._accept(sock, stop, answers, sorting))
+            for sock in self._sockets
         ]
         self._running.set()
         # The stop wakes the loops' waits, and they end by themselves: nothing is cancelled,
@@ -149,11 +156,11 @@ class StartingProbes:
     async def _accept(
         self,
         listening: socket.socket,
+        stop: _Stop,
         answers: _ProbeAnswers,
         sorting: set[asyncio.Task[None]],
     ) -> None:
         listening.setblocking(False)
-        stop = cast("_Stop", self._stop)
         while not stop.is_set and not self._others_serve():
             if len(self._kept) + len(sorting) >= self._kept_limit:
                 await stop.sleep(_POLL_S)
@@ -169,16 +176,16 @@ class StartingProbes:
                 continue
             connection.setblocking(False)
             self._held.add(connection)
-            task = asyncio.create_task(self._sort(connection, answers))
+            task = asyncio.create_task(self._sort(connection, stop, answers))
             sorting.add(task)
             task.add_done_callback(sorting.discard)
 
-    async def _sort(self, connection: socket.socket, answers: _ProbeAnswers) -> None:
+    async def _sort(self, connection: socket.socket, stop: _Stop, answers: _ProbeAnswers) -> None:
         """Answer the connection's request if it is a probe; else keep it for the server."""
         kept = True
         try:
-            path = await _first_path(connection, cast("_Stop", self._stop))
-            if path is not None and path in self._routes:
+            path = await _first_path(connection, stop)
+            if path is not None and path in self._paths:
                 kept = False
                 answers.answer(connection)
         except OSError:  # reset, or closed before its request: nothing to serve
@@ -292,8 +299,8 @@ class _Stop:
 class _ProbeAnswers:
     """The probe routes, served on uvicorn's protocol: each answer closes its connection."""
 
-    def __init__(self, routes: dict[bytes, ASGIApp]) -> None:
-        self._routes = {path.decode(): app for path, app in routes.items()}
+    def __init__(self, routes: dict[str, ASGIApp]) -> None:
+        self._routes = routes
         config = serving_config(self._app, JsonErrorsHttpToolsProtocol)
         config.load()
         self._config = config
@@ -311,19 +318,19 @@ class _ProbeAnswers:
     async def finish(self) -> None:
         """Let the answers under way go out (for a second at most), then close what is left."""
         await asyncio.gather(*self._connecting, return_exceptions=True)
-        deadline = time.monotonic() + ANSWER_WAIT_S
-        while self._state.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await self._closed_within(ANSWER_WAIT_S)
         for connection in list(self._state.connections):
             connection.shutdown()
-        deadline = time.monotonic() + 0.1
+        await self._closed_within(0.1)  # the closes, before the loop ends
+
+    async def _closed_within(self, seconds: float) -> None:
+        """Wait until every answered connection has closed, for seconds at most."""
+        deadline = time.monotonic() + seconds
         while self._state.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)  # the closes, before the loop ends
+            await asyncio.sleep(0.01)
 
     def _protocol(self) -> asyncio.Protocol:
-        return self._config.http_protocol_class(  # type: ignore[call-arg]
-            config=self._config, server_state=self._state, app_state={}
-        )
+        return accepted_protocol(self._config, self._state, {})
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def closing(message: Message) -> None:
