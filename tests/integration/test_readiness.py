@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 import socket
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -57,22 +58,6 @@ def gated_server(
     return server, go
 
 
-def _request_in_thread(method: str, url: str, body: str | None = None) -> dict[str, object]:
-    """Send a request from a thread; the dict gets its response (or error) when it comes."""
-    outcome: dict[str, object] = {}
-
-    def send() -> None:
-        try:
-            outcome["response"] = httpx.request(method, url, content=body, timeout=60)
-        except httpx.HTTPError as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    outcome["thread"] = thread
-    return outcome
-
-
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_while_init_runs_probes_say_not_ready_and_other_requests_wait_for_it(
     tmp_path: Path, workers: str
@@ -95,19 +80,18 @@ def test_while_init_runs_probes_say_not_ready_and_other_requests_wait_for_it(
         assert not triton_client.is_server_ready()
         assert not triton_client.is_model_ready("model")
         # Everything else is kept until init() is done, then served: not refused, not lost.
-        scored = _request_in_thread("POST", server.url + "/score", '{"data": [1, 2, 3]}')
-        healthy = _request_in_thread("GET", server.url + "/")
-        metadata = _request_in_thread("GET", server.url + "/v2/models/model")
-        time.sleep(0.5)
-        assert all("response" not in o and "error" not in o for o in (scored, healthy, metadata))
-        assert "Users's init has completed" not in server.output()
-        go.write_text("go")
-        for outcome in (scored, healthy, metadata):
-            outcome["thread"].join(timeout=30)  # type: ignore[attr-defined]
-        assert "error" not in scored and "error" not in healthy, (scored, healthy)
-        assert scored["response"].json() == {"sum": 6}  # type: ignore[attr-defined]
-        assert healthy["response"].text == "Healthy"  # type: ignore[attr-defined]
-        assert metadata["response"].status_code == 200  # type: ignore[attr-defined]
+        with ThreadPoolExecutor(3) as pool:
+            send = partial(httpx.request, timeout=60)
+            scored = pool.submit(send, "POST", server.url + "/score", content='{"data": [1, 2, 3]}')
+            healthy = pool.submit(send, "GET", server.url + "/")
+            metadata = pool.submit(send, "GET", server.url + "/v2/models/model")
+            time.sleep(0.5)
+            assert not any(f.done() for f in (scored, healthy, metadata))
+            assert "Users's init has completed" not in server.output()
+            go.write_text("go")
+            assert scored.result(timeout=30).json() == {"sum": 6}
+            assert healthy.result(timeout=30).text == "Healthy"
+            assert metadata.result(timeout=30).status_code == 200
         wait_until_ready(server)
         for path in READY_ROUTES:
             assert httpx.get(server.url + path, timeout=5).status_code == 200, path
