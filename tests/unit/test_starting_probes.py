@@ -33,7 +33,7 @@ def _routes() -> dict[str, object]:
 
 
 def _start(listening: socket.socket, **kwargs: object) -> StartingProbes:
-    return StartingProbes.start(_routes(), [listening], lambda: False, **kwargs)  # type: ignore[arg-type]
+    return StartingProbes(_routes(), [listening], lambda: False, **kwargs).start()  # type: ignore[arg-type]
 
 
 def _connect(listening: socket.socket) -> socket.socket:
@@ -162,7 +162,7 @@ def test_past_the_limit_connections_wait_in_the_listen_queue(listening: socket.s
 
 def test_nothing_is_accepted_once_another_worker_serves(listening: socket.socket) -> None:
     serving = threading.Event()
-    probes = StartingProbes.start(_routes(), [listening], serving.is_set)  # type: ignore[arg-type]
+    probes = StartingProbes(_routes(), [listening], serving.is_set).start()  # type: ignore[arg-type]
     serving.set()
     time.sleep(0.2)  # the accept loop looks again
     with _connect(listening) as client:

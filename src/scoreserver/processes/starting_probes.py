@@ -87,21 +87,13 @@ class StartingProbes:
             target=self._run, name="scoreserver-starting-probes", daemon=True
         )
 
-    @classmethod
-    def start(
-        cls,
-        routes: dict[str, ASGIApp],
-        sockets: list[socket.socket],
-        others_serve: Callable[[], bool],
-        kept_limit: int = KEPT_LIMIT,
-    ) -> StartingProbes:
+    def start(self) -> StartingProbes:
         """Answer the probes from now on, in a thread of their own."""
-        probes = cls(routes, sockets, others_serve, kept_limit)
         if hasattr(os, "register_at_fork"):  # POSIX
-            os.register_at_fork(after_in_child=probes._close_in_child)
-        probes._thread.start()
-        probes._running.wait()
-        return probes
+            os.register_at_fork(after_in_child=self._close_in_child)
+        self._thread.start()
+        self._running.wait()
+        return self
 
     def finish(self) -> list[socket.socket]:
         """Stop answering; return the connections kept for the server."""

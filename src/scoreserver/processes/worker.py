@@ -214,7 +214,7 @@ def _answer_probes_while_starting(
         return None
     # A port of its own for /metrics serves nothing else: its scrapes wait for init().
     probed = [s for s in sockets if s.getsockname()[1] != settings.metrics_port]
-    return StartingProbes.start(routes, probed, others_serve)
+    return StartingProbes(routes, probed, others_serve).start()
 
 
 def _connection_guards(settings: Settings, guarded: int) -> ConnectionGuards | None:
